@@ -1,0 +1,1 @@
+"""The local stack: every real service GlobalMart needs, provisioned and started natively."""

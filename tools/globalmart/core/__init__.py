@@ -1,0 +1,1 @@
+"""Shared foundations: settings, logging and state paths used by every GlobalMart service."""
