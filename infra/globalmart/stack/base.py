@@ -121,15 +121,18 @@ class Component(ABC):
     # -- what subclasses provide -------------------------------------------------------------
     @property
     @abstractmethod
-    def host(self) -> str: ...
+    def host(self) -> str:
+        ...
 
     @property
     @abstractmethod
-    def port(self) -> int: ...
+    def port(self) -> int:
+        ...
 
     @property
     @abstractmethod
-    def version(self) -> str: ...
+    def version(self) -> str:
+        ...
 
     def provisioned(self) -> bool:
         """True when everything `start` needs is on disk."""
@@ -200,7 +203,7 @@ class Component(ABC):
             raise StackError(
                 self.name,
                 f"port {self.port} on {self.host} is taken by another process",
-                f"stop it, or set a free port in .env (see .env.example)",
+                "stop it, or set a free port in .env (see .env.example)",
             )
         if not self.provisioned():
             self.provision(progress)
@@ -282,14 +285,23 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 def run_checked(
-    argv: Sequence[str], component: str, what: str, *, env: Mapping[str, str] | None = None,
-    cwd: Path | None = None, timeout: float = 1800,
+    argv: Sequence[str],
+    component: str,
+    what: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 1800,
 ) -> str:
     """Run a set-up command; on failure raise a StackError with the tail of its output."""
     try:
         result = subprocess.run(  # noqa: S603
-            list(argv), capture_output=True, text=True, timeout=timeout,
-            env={**os.environ, **(env or {})}, cwd=str(cwd) if cwd else None,
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            cwd=str(cwd) if cwd else None,
         )
     except FileNotFoundError:
         raise StackError(component, f"{what}: `{argv[0]}` is not installed", f"install {argv[0]}")

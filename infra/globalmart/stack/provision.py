@@ -34,7 +34,9 @@ def find_java_home(component: str, minimum: int, maximum: int | None = None) -> 
         candidates.append(Path(os.environ["JAVA_HOME"]))
     for folder in _JVM_DIRS:
         if folder.is_dir():
-            candidates.extend(sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()))
+            candidates.extend(
+                sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+            )
     on_path = shutil.which("java")
     if on_path:
         candidates.append(Path(on_path).resolve().parent.parent)
@@ -48,7 +50,7 @@ def find_java_home(component: str, minimum: int, maximum: int | None = None) -> 
     wanted = f"{minimum}" if maximum is None else f"{minimum}-{maximum}"
     raise StackError(
         component,
-        f"needs a Java {wanted} JDK, none found (JAVA_HOME, {', '.join(map(str, _JVM_DIRS))}, PATH)",
+        f"needs a Java {wanted} JDK; none in JAVA_HOME, {', '.join(map(str, _JVM_DIRS))} or PATH",
         f"install one (Debian: apt-get install openjdk-{minimum}-jdk-headless) or set JAVA_HOME",
     )
 
@@ -77,7 +79,10 @@ def ensure_debian_packages(component: str, packages: list[str], progress: Progre
     progress(f"{component}: installing {', '.join(missing)} (Debian)")
     run_checked(
         ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
-        component, "apt-get install", env=env, timeout=1200,
+        component,
+        "apt-get install",
+        env=env,
+        timeout=1200,
     )
 
 
@@ -100,9 +105,19 @@ def maven_copy_dependencies(component: str, pom: Path, dest: Path, progress: Pro
     shutil.rmtree(tmp, ignore_errors=True)
     progress(f"{component}: resolving jars from Maven Central ({pom.name})")
     run_checked(
-        [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
-         f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"],
-        component, "mvn dependency:copy-dependencies", timeout=1800,
+        [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={tmp}",
+            "-DincludeScope=runtime",
+        ],
+        component,
+        "mvn dependency:copy-dependencies",
+        timeout=1800,
     )
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)

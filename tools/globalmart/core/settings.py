@@ -138,4 +138,6 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (read once)."""
-    return Settings()
+    # --env-file (or GLOBALMART_ENV_FILE) replaces ./.env; the environment still wins over both.
+    env_file = os.environ.get("GLOBALMART_ENV_FILE", ".env")
+    return Settings(_env_file=env_file)  # type: ignore[call-arg]

@@ -1,0 +1,147 @@
+"""Prometheus: scrapes the gateway, generator, stream jobs and Kafka every 5 s.
+
+Debian's `prometheus` package provides the binary; its system service (/var/lib/prometheus) is never
+used. The stack renders infra/prometheus/prometheus.yml into the data folder and runs its own
+foreground server with the TSDB there, kept for two days.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from string import Template
+
+import httpx
+from globalmart.stack.base import Component, Progress, StackError, repo_root
+from globalmart.stack.redis import install_quietly  # shared there until provision.py has it
+
+PACKAGE = "prometheus"
+#: services the package may start: its own server, and node-exporter (a Recommends)
+SERVICES = ["prometheus", "prometheus-node-exporter"]
+RETENTION = "2d"
+
+# Metrics ports of the project's own processes (no settings for them yet).
+GENERATOR_METRICS_PORT = 8001
+STREAM_METRICS_PORT = 8002
+KAFKA_JMX_EXPORTER_PORT = 7071
+
+
+def _target(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Prometheus(Component):
+    name = "prometheus"
+    start_timeout = 60.0
+
+    @property
+    def host(self) -> str:
+        return self.settings.prometheus_host
+
+    @property
+    def port(self) -> int:
+        return self.settings.prometheus_port
+
+    @property
+    def url(self) -> str:
+        return f"http://{_target(self.host, self.port)}"
+
+    @property
+    def binary(self) -> Path | None:
+        found = shutil.which("prometheus") or (
+            "/usr/bin/prometheus" if Path("/usr/bin/prometheus").exists() else None
+        )
+        return Path(found) if found else None
+
+    @property
+    def template(self) -> Path:
+        return repo_root() / "infra" / "prometheus" / "prometheus.yml"
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "prometheus.yml"
+
+    @property
+    def version(self) -> str:
+        if self.binary is None:
+            return "not installed"
+        try:
+            out = subprocess.run(
+                [str(self.binary), "--version"], capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return "unknown"
+        # "prometheus, version 2.42.0+ds (branch: ...)"; older builds print to stderr
+        match = re.search(r"version (\S+)", out.stdout + out.stderr)
+        return f"Prometheus {match.group(1)}" if match else "unknown"
+
+    def provisioned(self) -> bool:
+        return self.binary is not None
+
+    def provision(self, progress: Progress) -> None:
+        install_quietly(self.name, [PACKAGE], SERVICES, progress)
+        if self.binary is None:
+            raise StackError(self.name, "prometheus not found after installing it")
+
+    def render_config(self) -> bool:
+        """Render the template into the data folder; True when the file changed."""
+        try:
+            template = Template(self.template.read_text())
+        except OSError as exc:
+            raise StackError(self.name, f"cannot read {self.template}: {exc.strerror}")
+        s = self.settings
+        try:
+            text = template.substitute(
+                prometheus_target=_target(self.host, self.port),
+                gateway_target=_target(s.api_host, s.api_port),
+                generator_target=_target("localhost", GENERATOR_METRICS_PORT),
+                stream_target=_target("localhost", STREAM_METRICS_PORT),
+                kafka_jmx_target=_target(s.kafka_host, KAFKA_JMX_EXPORTER_PORT),
+            )
+        except (KeyError, ValueError) as exc:
+            raise StackError(self.name, f"{self.template}: bad placeholder {exc}", "use $$ for $")
+        if self.config_file.exists() and self.config_file.read_text() == text:
+            return False
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(text)
+        return True
+
+    def prepare(self, progress: Progress) -> None:
+        self.render_config()
+        (self.data_dir / "tsdb").mkdir(exist_ok=True)
+
+    def command(self) -> tuple[Sequence[str], Mapping[str, str]]:
+        if self.binary is None:
+            raise StackError(self.name, "prometheus is not installed", f"apt-get install {PACKAGE}")
+        return [
+            str(self.binary),
+            f"--config.file={self.config_file}",
+            f"--storage.tsdb.path={self.data_dir / 'tsdb'}",
+            f"--storage.tsdb.retention.time={RETENTION}",
+            f"--web.listen-address={_target(self.host, self.port)}",
+        ], {}
+
+    def healthy(self) -> bool:
+        # /-/ready is 503 while the TSDB (write-ahead log) is being replayed.
+        try:
+            return httpx.get(f"{self.url}/-/ready", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def after_start(self, progress: Progress) -> None:
+        # An already running server keeps its old config: reload it if .env or the template moved.
+        pid = self.owned_pid()
+        if self.render_config() and pid is not None:
+            progress(f"{self.name}: configuration changed, reloading")
+            os.kill(pid, signal.SIGHUP)
+
+    def targets(self) -> list[dict[str, object]]:
+        """The active scrape targets as Prometheus reports them (/api/v1/targets)."""
+        response = httpx.get(f"{self.url}/api/v1/targets", timeout=5.0)
+        response.raise_for_status()
+        return list(response.json()["data"]["activeTargets"])

@@ -1,0 +1,1 @@
+"""Shared Spark runtime for the stream and batch jobs: sessions, connectors, conventions."""

@@ -1,0 +1,1 @@
+"""Cross-service integration tests against the real local stack."""

@@ -1,0 +1,1 @@
+"""Tests and helpers for the repository's `./pants` bootstrap script."""

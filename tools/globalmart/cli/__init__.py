@@ -1,0 +1,1 @@
+"""The `globalmart` command line (typer + rich)."""
