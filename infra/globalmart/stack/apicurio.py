@@ -27,7 +27,7 @@ from pathlib import Path
 
 from globalmart.core.settings import Settings
 from globalmart.stack.base import Component, Progress, StackError, repo_root, run_checked
-from globalmart.stack.provision import find_java_home, java_major
+from globalmart.stack.provision import find_java_home
 
 
 @dataclass(frozen=True)
@@ -288,15 +288,8 @@ class Apicurio(Component):
             f"-Xmx{self.heap}", "-Xms64m",
             # One small heap on 2 cores: the serial collector has the smallest footprint.
             "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError",
-        ]
-        if (java_major(java) or 0) >= 19:
-            # A class-data archive written at the first clean exit and reused: faster later starts.
-            # (JDK 19+; the JVM rebuilds it by itself when the jars change.)
-            argv += [
-                f"-XX:SharedArchiveFile={self.opt_dir / f'registry-{release.version}.jsa'}",
-                "-XX:+AutoCreateSharedArchive",
-            ]
-        argv += [
+            # No dynamic CDS archive: Quarkus loads the app through its own class loader, which
+            # CDS skips, so an archive measured no faster and cost 80 MB and a slow stop.
             "-Djava.util.logging.manager=org.jboss.logmanager.LogManager",
             "-Djava.awt.headless=true",
             "-jar", str(home / "quarkus-run.jar"),

@@ -1,4 +1,4 @@
-"""Kafka 4.1.1 as one KRaft node in combined mode (broker + controller), run from Maven Central jars.
+"""Kafka 4.1.1: one KRaft node in combined mode (broker + controller), run from Maven Central jars.
 
 Kafka is not packaged for Debian and its release tarballs live on a website we cannot reach, so the
 broker is assembled from `infra/jvm/kafka/pom.xml` and started as `java kafka.Kafka`. Besides the
@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
@@ -24,7 +25,6 @@ from confluent_kafka.admin import (
     ConfigResource,
     NewTopic,
 )
-
 from globalmart.core.settings import Settings
 from globalmart.stack.base import Component, Progress, StackError, port_open, repo_root, run_checked
 from globalmart.stack.provision import find_java_home, maven_copy_dependencies
@@ -44,7 +44,9 @@ _CLIENT_LOG.addHandler(logging.NullHandler())
 
 
 def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "logger": _CLIENT_LOG})
+    # Any: confluent-kafka's hints allow only scalar values, but "logger" takes a Logger.
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _CLIENT_LOG}
+    return AdminClient(conf)
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return events + dlqs
 
 
-def create_topics(
-    bootstrap: str, specs: Sequence[TopicSpec], timeout: float = 30.0
-) -> list[str]:
+def create_topics(bootstrap: str, specs: Sequence[TopicSpec], timeout: float = 30.0) -> list[str]:
     """Create the missing topics and align retention of existing ones; returns the names created.
 
     Idempotent, so every `stack start` and every test fixture may call it. An existing topic keeps
@@ -112,6 +112,24 @@ def create_topics(
     return created
 
 
+def delete_topics(bootstrap: str, names: Sequence[str], timeout: float = 30.0) -> None:
+    """Delete topics (e.g. a test's own); names that do not exist are ignored."""
+    if not names:
+        return
+    # Keep the client referenced until the futures resolve: a collected client fails them.
+    admin = admin_client(bootstrap)
+    futures = admin.delete_topics(list(names), operation_timeout=timeout, request_timeout=timeout)
+    for future in futures.values():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not (
+                isinstance(error, KafkaError) and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+            ):
+                raise
+
+
 def _align_config(admin: AdminClient, specs: Sequence[TopicSpec], timeout: float) -> None:
     # Incremental SET touches only our keys, so settings changes (e.g. retention) reach old topics
     # without resetting anything an operator set by hand.
@@ -140,15 +158,14 @@ def _kafka_uuid() -> str:
 
 
 def _infra_file(relative: str) -> Path:
-    """A file shipped under infra/: next to this package first (also in a sandbox), else the repo."""
+    """A file shipped under infra/: beside this package (also in a sandbox), else in the repo."""
     beside = Path(__file__).resolve().parents[2] / relative
     return beside if beside.exists() else repo_root() / "infra" / relative
 
 
 class Kafka(Component):
     name = "kafka"
-    # First start formats nothing slow, but a cold JVM on 2 cores plus the KRaft election takes
-    # 10-20 s; leave room for a busy machine.
+    # Measured 5-17 s from spawn to healthy (cold JVM, KRaft election) on 2 busy cores.
     start_timeout = 90.0
     # Kafka defaults to 1 GB; a dev broker idles far below that, and the machine has 2 cores.
     heap = "512m"
@@ -221,7 +238,8 @@ class Kafka(Component):
 
     def _jvm_args(self) -> list[str]:
         return [
-            "-cp", f"{self.libs_dir}/*",
+            "-cp",
+            f"{self.libs_dir}/*",
             f"-Dlog4j2.configurationFile={self.log4j_file}",
             "-Djava.awt.headless=true",
         ]
@@ -269,26 +287,46 @@ class Kafka(Component):
         lines = [f"{key}={value}" for key, value in self.server_properties().items()]
         header = "# Written by `globalmart stack start` from settings; edits are overwritten.\n"
         self.config_file.write_text(header + "\n".join(lines) + "\n")
-        shutil.copyfile(_infra_file("kafka/log4j2.yaml"), self.log4j_file)
+        log4j = _infra_file("kafka/log4j2.yaml")
+        if not log4j.exists():
+            raise StackError(self.name, f"missing {log4j}", "run from a GlobalMart checkout")
+        shutil.copyfile(log4j, self.log4j_file)
         if (self.log_dirs / "meta.properties").exists():
             return
         progress(f"{self.name}: formatting KRaft storage")
         # -g (ignore formatted) as a second guard: formatting twice must never wipe a log dir.
         run_checked(
-            [str(self._java()), *self._jvm_args(), "kafka.tools.StorageTool", "format",
-             "--standalone", "-t", _kafka_uuid(), "-c", str(self.config_file), "-g"],
-            self.name, "kafka storage format", timeout=120,
+            [
+                str(self._java()),
+                *self._jvm_args(),
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                _kafka_uuid(),
+                "-c",
+                str(self.config_file),
+                "-g",
+            ],
+            self.name,
+            "kafka storage format",
+            timeout=120,
         )
 
     def command(self) -> tuple[Sequence[str], Mapping[str, str]]:
         argv = [
             str(self._java()),
-            f"-Xms{self.initial_heap}", f"-Xmx{self.heap}",
+            f"-Xms{self.initial_heap}",
+            f"-Xmx{self.heap}",
             # Kafka's own launcher flags (kafka-run-class.sh), minus GC log files.
-            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
-            "-XX:+ExplicitGCInvokesConcurrent", "-XX:+ExitOnOutOfMemoryError",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35",
+            "-XX:+ExplicitGCInvokesConcurrent",
+            "-XX:+ExitOnOutOfMemoryError",
             *self._jvm_args(),
-            "kafka.Kafka", str(self.config_file),
+            "kafka.Kafka",
+            str(self.config_file),
         ]
         return argv, {}
 
@@ -305,7 +343,9 @@ class Kafka(Component):
 
     def after_start(self, progress: Progress) -> None:
         try:
-            created = create_topics(self.bootstrap, topic_specs(self.settings))
+            created = create_topics(
+                self.settings.kafka_bootstrap_servers, topic_specs(self.settings)
+            )
         except KafkaException as exc:
             raise StackError(self.name, f"creating topics failed: {exc}", f"see {self.log_file}")
         if created:

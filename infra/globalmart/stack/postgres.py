@@ -30,7 +30,7 @@ from pathlib import Path
 import psycopg
 from globalmart.core.settings import Settings
 from globalmart.stack.base import Component, Progress, StackError, port_open, run_checked
-from globalmart.stack.redis import install_quietly  # shared there until provision.py has it
+from globalmart.stack.provision import install_quietly
 from psycopg import sql
 
 #: the cluster's bootstrap superuser; only reachable over the unix socket (peer auth)

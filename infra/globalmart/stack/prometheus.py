@@ -18,17 +18,13 @@ from string import Template
 
 import httpx
 from globalmart.stack.base import Component, Progress, StackError, repo_root
-from globalmart.stack.redis import install_quietly  # shared there until provision.py has it
+from globalmart.stack.provision import install_quietly
 
 PACKAGE = "prometheus"
 #: services the package may start: its own server, and node-exporter (a Recommends)
 SERVICES = ["prometheus", "prometheus-node-exporter"]
 RETENTION = "2d"
 
-# Metrics ports of the project's own processes (no settings for them yet).
-GENERATOR_METRICS_PORT = 8001
-STREAM_METRICS_PORT = 8002
-KAFKA_JMX_EXPORTER_PORT = 7071
 
 
 def _target(host: str, port: int) -> str:
@@ -99,9 +95,9 @@ class Prometheus(Component):
             text = template.substitute(
                 prometheus_target=_target(self.host, self.port),
                 gateway_target=_target(s.api_host, s.api_port),
-                generator_target=_target("localhost", GENERATOR_METRICS_PORT),
-                stream_target=_target("localhost", STREAM_METRICS_PORT),
-                kafka_jmx_target=_target(s.kafka_host, KAFKA_JMX_EXPORTER_PORT),
+                generator_target=_target("localhost", s.generator_metrics_port),
+                stream_target=_target("localhost", s.stream_metrics_port),
+                kafka_jmx_target=_target(s.kafka_host, s.kafka_jmx_exporter_port),
             )
         except (KeyError, ValueError) as exc:
             raise StackError(self.name, f"{self.template}: bad placeholder {exc}", "use $$ for $")
@@ -127,9 +123,10 @@ class Prometheus(Component):
         ], {}
 
     def healthy(self) -> bool:
-        # /-/ready is 503 while the TSDB (write-ahead log) is being replayed.
+        # /-/ready is 503 while the TSDB (write-ahead log) is being replayed. trust_env=False:
+        # a local probe must not go through an HTTP(S)_PROXY from the environment.
         try:
-            return httpx.get(f"{self.url}/-/ready", timeout=2.0).status_code == 200
+            return httpx.get(f"{self.url}/-/ready", timeout=2.0, trust_env=False).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -142,6 +139,6 @@ class Prometheus(Component):
 
     def targets(self) -> list[dict[str, object]]:
         """The active scrape targets as Prometheus reports them (/api/v1/targets)."""
-        response = httpx.get(f"{self.url}/api/v1/targets", timeout=5.0)
+        response = httpx.get(f"{self.url}/api/v1/targets", timeout=5.0, trust_env=False)
         response.raise_for_status()
         return list(response.json()["data"]["activeTargets"])

@@ -74,11 +74,12 @@ def ensure_debian_packages(component: str, packages: list[str], progress: Progre
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     if not _apt_updated:
         progress(f"{component}: apt-get update")
-        run_checked(["apt-get", "update", "-q"], component, "apt-get update", env=env, timeout=600)
+        run_checked(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"], component, "apt-get update", env=env, timeout=600)
         _apt_updated = True
     progress(f"{component}: installing {', '.join(missing)} (Debian)")
     run_checked(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q",
+         "--no-install-recommends", *missing],
         component,
         "apt-get install",
         env=env,
@@ -121,3 +122,53 @@ def maven_copy_dependencies(component: str, pom: Path, dest: Path, progress: Pro
     )
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
+
+
+def install_quietly(
+    component: str, packages: list[str], services: list[str], progress: Progress
+) -> None:
+    """Install Debian packages, then stop any of their services the install itself started.
+
+    Where invoke-rc.d may start services (no policy-rc.d), installing redis-server or prometheus
+    launches the system daemon on our port. Only services that were not running before the install
+    are stopped (and disabled at boot); anything the user already ran is left alone.
+    """
+    before = {service: _service_running(service) for service in services}
+    ensure_debian_packages(component, packages, progress)
+    for service in services:
+        if not before[service] and _service_running(service):
+            progress(
+                f"{component}: the Debian install started the system `{service}` service; "
+                "stopping and disabling it (the stack runs its own server)"
+            )
+            _stop_and_disable(service)
+
+
+def _systemd() -> bool:
+    return Path("/run/systemd/system").is_dir() and shutil.which("systemctl") is not None
+
+
+def _service_running(service: str) -> bool:
+    if _systemd():
+        argv = ["systemctl", "is-active", "--quiet", service]
+    elif Path(f"/etc/init.d/{service}").exists() and shutil.which("service"):
+        argv = ["service", service, "status"]
+    else:
+        return False
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _stop_and_disable(service: str) -> None:
+    argvs = (
+        [["systemctl", "disable", "--now", service]]
+        if _systemd()
+        else [["service", service, "stop"], ["update-rc.d", service, "disable"]]
+    )
+    for argv in argvs:
+        try:
+            subprocess.run(argv, capture_output=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired):
+            pass

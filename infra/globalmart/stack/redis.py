@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis as redis_py
 from globalmart.stack.base import Component, Progress, StackError
-from globalmart.stack.provision import ensure_debian_packages
+from globalmart.stack.provision import install_quietly
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -144,51 +144,3 @@ def _bind_addresses(host: str) -> list[str]:
 
 
 # -- Debian packages whose services auto-start -------------------------------------------------
-def install_quietly(
-    component: str, packages: list[str], services: list[str], progress: Progress
-) -> None:
-    """Install Debian packages, then stop any of their services the install itself started.
-
-    Where invoke-rc.d may start services (no policy-rc.d), installing redis-server or prometheus
-    launches the system daemon on our port. Only services that were not running before the install
-    are stopped (and disabled at boot); anything the user already ran is left alone.
-    """
-    before = {service: _service_running(service) for service in services}
-    ensure_debian_packages(component, packages, progress)
-    for service in services:
-        if not before[service] and _service_running(service):
-            progress(
-                f"{component}: the Debian install started the system `{service}` service; "
-                "stopping and disabling it (the stack runs its own server)"
-            )
-            _stop_and_disable(service)
-
-
-def _systemd() -> bool:
-    return Path("/run/systemd/system").is_dir() and shutil.which("systemctl") is not None
-
-
-def _service_running(service: str) -> bool:
-    if _systemd():
-        argv = ["systemctl", "is-active", "--quiet", service]
-    elif Path(f"/etc/init.d/{service}").exists() and shutil.which("service"):
-        argv = ["service", service, "status"]
-    else:
-        return False
-    try:
-        return subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def _stop_and_disable(service: str) -> None:
-    argvs = (
-        [["systemctl", "disable", "--now", service]]
-        if _systemd()
-        else [["service", service, "stop"], ["update-rc.d", service, "disable"]]
-    )
-    for argv in argvs:
-        try:
-            subprocess.run(argv, capture_output=True, timeout=120)
-        except (OSError, subprocess.TimeoutExpired):
-            pass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,6 +58,24 @@ def spark_jars(settings: Settings) -> list[Path]:
 def spark_java_home() -> Path:
     """A JDK Spark supports: JAVA_HOME if it qualifies, else one from the system JVM folders."""
     return find_java_home("spark", minimum=JAVA_MIN, maximum=JAVA_MAX)
+
+
+def check_pyspark_version() -> None:
+    """Fail clearly when the installed pyspark does not match the connector jars' version.
+
+    A mismatch otherwise shows up later as NoSuchMethodError deep inside a Kafka read. Without
+    pyspark installed (e.g. the CLI's own environment) there is nothing to compare.
+    """
+    try:
+        installed = metadata.version("pyspark")
+    except metadata.PackageNotFoundError:
+        return
+    if installed != PYSPARK_VERSION:
+        raise StackError(
+            "spark",
+            f"pyspark {installed} is installed but the connector jars are for {PYSPARK_VERSION}",
+            f"install pyspark=={PYSPARK_VERSION} (3rdparty/python/requirements.txt)",
+        )
 
 
 def _pom() -> Path:
@@ -120,6 +139,7 @@ class SparkRuntime(Component):
         if not self.provisioned():
             self.provision(progress)
         java_home = spark_java_home()
+        check_pyspark_version()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         progress(
             f"{self.name}: ready ({len(spark_jars(self.settings))} connector jars, "
@@ -136,6 +156,7 @@ class SparkRuntime(Component):
         try:
             spark_jars(self.settings)
             spark_java_home()
+            check_pyspark_version()
         except StackError as exc:
             return exc.problem
         return None

@@ -11,11 +11,10 @@ import os
 import sys
 from collections.abc import Mapping
 
-from pyspark.sql import SparkSession
-
 from globalmart.core.settings import Settings, get_settings
 from globalmart.stack.base import StatePaths
-from globalmart.stack.spark import spark_java_home, spark_jars
+from globalmart.stack.spark import check_pyspark_version, spark_jars, spark_java_home
+from pyspark.sql import SparkSession
 
 #: Shuffle partitions: Spark's default 200 means 200 tiny tasks per shuffle on a 2-core machine.
 DEFAULT_SHUFFLE_PARTITIONS = 4
@@ -40,6 +39,7 @@ def get_spark(
     """
     settings = settings or get_settings()
     jars = spark_jars(settings)  # fails early, with the fix, when the stack was never provisioned
+    check_pyspark_version()
     # pyspark launches the driver JVM from JAVA_HOME; pin one Spark supports (17/21) instead of
     # whatever `java` is first on PATH. spark_java_home() keeps a valid JAVA_HOME as it is.
     os.environ["JAVA_HOME"] = str(spark_java_home())
@@ -64,6 +64,9 @@ def get_spark(
         "spark.sql.warehouse.dir": str(spark_dir / "warehouse"),
     }
     if local:
+        # Spark resolves the hostname before reading spark.driver.host and warns when it maps to
+        # loopback; SPARK_LOCAL_IP answers that question up front.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         options.update(
             {
                 # Loopback only: a laptop's hostname may not resolve, and nothing remote connects.

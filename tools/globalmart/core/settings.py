@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # Where each service exposes Prometheus /metrics (scraped by the stack's Prometheus)
+    generator_metrics_port: int = 8001
+    stream_metrics_port: int = 8002
+    kafka_jmx_exporter_port: int = 7071
+
     @field_validator("globalmart_state_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

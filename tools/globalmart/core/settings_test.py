@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,15 @@ def test_reader_and_writer_roles_differ() -> None:
     assert f"user={s.postgres_writer_user}" in s.postgres_dsn("warehouse")
     with pytest.raises(ValueError, match="unknown database"):
         s.postgres_dsn("nope")
+
+
+def test_env_example_documents_every_setting() -> None:
+    example = Path(os.environ.get("GLOBALMART_REPO_ROOT", ".")) / ".env.example"
+    sandbox_copy = Path(__file__).resolve().parents[3] / ".env.example"
+    text = (sandbox_copy if sandbox_copy.exists() else example).read_text()
+    documented = {
+        line.lstrip("# ").split("=", 1)[0].lower()
+        for line in text.splitlines()
+        if "=" in line and line.lstrip("# ").split("=", 1)[0].isupper()
+    }
+    assert documented == set(Settings.model_fields)
