@@ -1,13 +1,15 @@
 """Apicurio Registry: the schema registry every event and sink-table schema lives in.
 
 Maven Central carries the runnable server as `io.apicurio:apicurio-registry-app:<v>:tar.gz:all`,
-a Quarkus fast-jar (`java -jar quarkus-run.jar`). `infra/jvm/apicurio/pom.xml` fetches it with
-`dependency:copy`; we unpack it into <state>/opt/apicurio/registry-<version>. 3.2+ needs Java 21+,
-so the Temurin JDK runs it; with only Java 17 on the machine we fall back to 3.0.9. The version that
-was installed is recorded in <state>/opt/apicurio/installed.json.
+a Quarkus fast-jar (`java -jar quarkus-run.jar`). `mvn dependency:get`, with the plugins pinned by
+`infra/jvm/apicurio/pom.xml`, puts it in the local Maven repository and we unpack it from there into
+<state>/opt/apicurio/registry-<version>. 3.2+ needs Java 21+, so the Temurin JDK runs it; with only
+Java 17 on the machine we fall back to 3.0.9. What was installed, and what was tried, is recorded
+in <state>/opt/apicurio/installed.json.
 
-Storage is in-memory H2 by default (schemas vanish on stop: producers re-register on start, and the
-contract tooling re-registers everything), or PostgreSQL with `schema_registry_storage=postgres`.
+Storage is in-memory H2 by default, or PostgreSQL with `schema_registry_storage=postgres`. In
+memory, schemas vanish on stop and ids restart at 1: Kafka records written before a restart carry
+ids that only mean the same schema again if everything is re-registered in the same order.
 
 APIs: native `/apis/registry/v3`, Confluent-compatible `/apis/ccompat/v7` (what confluent-kafka's
 SchemaRegistryClient and Avro serdes use), health on the management port (`/health/ready`).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tarfile
 import urllib.error
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from globalmart.core.settings import Settings
-from globalmart.stack.base import Component, Progress, StackError, repo_root, run_checked
+from globalmart.stack.base import Component, Progress, StackError, infra_file, run_checked
 from globalmart.stack.provision import find_java_home
 
 
@@ -48,32 +51,43 @@ STORAGE_POSTGRES = "postgres"
 _STORAGE_KINDS = (STORAGE_MEM, STORAGE_POSTGRES)
 
 _MARKER = "installed.json"
+APP_GROUP = "io.apicurio"
+APP_ARTIFACT = "apicurio-registry-app"
+#: Maven prints colour codes even in batch mode with -q on some set-ups.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Probes talk to our own server: never through an http_proxy from the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _infra_file(relative: str) -> Path:
-    """A file shipped under infra/: next to this package first (also in a sandbox), else the repo."""
-    beside = Path(__file__).resolve().parents[2] / relative
-    return beside if beside.exists() else repo_root() / "infra" / relative
+def _launcher(home: Path) -> Path | None:
+    """The jar to run: a fast-jar's quarkus-run.jar (3.1+), or a legacy-jar's *-runner.jar (3.0)."""
+    fast = home / "quarkus-run.jar"
+    if fast.is_file():
+        return fast
+    return next(iter(sorted(home.glob("*-runner.jar"))), None)
 
 
 class Apicurio(Component):
     name = "apicurio"
-    # Quarkus on a cold JVM with 2 cores needs ~15-20 s; PostgreSQL storage adds schema creation.
+    # Measured 9-12 s to healthy on 2 cores (18 s beside a Go build); room for a busy CI machine.
     start_timeout = 120.0
-    # Idles near 250 MB RSS with this heap; the registry holds schemas, not data.
+    # Idles near 225 MB RSS with this heap; the registry holds schemas, not data.
     heap = "384m"
 
     def __init__(
-        self, settings: Settings, storage: str | None = None,
+        self,
+        settings: Settings,
+        storage: str | None = None,
         releases: Sequence[Release] = RELEASES,
     ) -> None:
         super().__init__(settings)
         # The setting does not exist in every Settings version yet: default to in-memory.
-        chosen = storage or str(getattr(settings, "schema_registry_storage", STORAGE_MEM))
+        chosen = storage or settings.schema_registry_storage
         chosen = chosen.strip().lower()
         if chosen not in _STORAGE_KINDS:
             raise StackError(
-                self.name, f"unknown schema_registry_storage {chosen!r}",
+                self.name,
+                f"unknown schema_registry_storage {chosen!r}",
                 f"use one of: {', '.join(_STORAGE_KINDS)}",
             )
         self.storage = chosen
@@ -99,7 +113,7 @@ class Apicurio(Component):
 
     @property
     def pom(self) -> Path:
-        return _infra_file("jvm/apicurio/pom.xml")
+        return infra_file("jvm/apicurio/pom.xml")
 
     @property
     def marker(self) -> Path:
@@ -111,7 +125,9 @@ class Apicurio(Component):
             data = json.loads(self.marker.read_text())
         except (OSError, ValueError):
             return None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not {"version", "java_minimum", "home"} <= data.keys():
+            return None
+        return data
 
     def installed_release(self) -> Release | None:
         data = self.installed()
@@ -145,7 +161,7 @@ class Apicurio(Component):
         return (
             data.get("pom_sha256") == self._pom_digest()
             and data.get("version") in wanted
-            and (self.app_dir / "quarkus-run.jar").is_file()
+            and _launcher(self.app_dir) is not None
         )
 
     def provision(self, progress: Progress) -> None:
@@ -163,62 +179,97 @@ class Apicurio(Component):
                 find_java_home(self.name, minimum=release.java_minimum)
             except StackError:
                 attempts.append(f"{release.version}: no Java {release.java_minimum}+ JDK")
-                progress(f"{self.name}: skipping {release.version} (needs Java "
-                         f"{release.java_minimum}+, none found)")
+                progress(
+                    f"{self.name}: skipping {release.version} (needs Java "
+                    f"{release.java_minimum}+, none found)"
+                )
                 continue
             try:
                 home = self._fetch_and_unpack(mvn, release, progress)
             except StackError as error:
                 attempts.append(f"{release.version}: {error.problem}")
-                progress(f"{self.name}: {release.version} failed ({error.problem}); trying the next")
+                progress(f"{self.name}: {release.version} failed ({error.problem}); next one")
                 continue
             attempts.append(f"{release.version}: ok")
-            self.marker.write_text(json.dumps({
-                "version": release.version,
-                "java_minimum": release.java_minimum,
-                "home": str(home),
-                "pom_sha256": self._pom_digest(),
-                "attempts": attempts,
-            }, indent=2) + "\n")
+            self.marker.write_text(
+                json.dumps(
+                    {
+                        "version": release.version,
+                        "java_minimum": release.java_minimum,
+                        "home": str(home),
+                        "pom_sha256": self._pom_digest(),
+                        "attempts": attempts,
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
             progress(f"{self.name}: installed Apicurio Registry {release.version}")
             return
         raise StackError(
-            self.name, "no Apicurio Registry release could be installed: " + "; ".join(attempts),
+            self.name,
+            "no Apicurio Registry release could be installed: " + "; ".join(attempts),
             "check Maven Central access (mvn -B dependency:get) and the JDKs in /usr/lib/jvm",
         )
 
-    def _fetch_and_unpack(self, mvn: str, release: Release, progress: Progress) -> Path:
-        download = self.opt_dir / "download"
-        shutil.rmtree(download, ignore_errors=True)
-        progress(f"{self.name}: fetching io.apicurio:apicurio-registry-app:{release.version} "
-                 "from Maven Central (~160 MB)")
-        run_checked(
-            [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(self.pom),
-             "dependency:copy@fetch-registry", f"-Dapicurio.version={release.version}",
-             f"-Dapicurio.dest={download}"],
-            self.name, f"mvn fetch of apicurio-registry-app {release.version}", timeout=1800,
+    def _mvn(self, mvn: str, *args: str, what: str) -> str:
+        out = run_checked(
+            [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(self.pom), *args],
+            self.name,
+            what,
+            timeout=1800,
         )
-        tarballs = sorted(download.glob("*.tar.gz"))
-        if not tarballs:
-            raise StackError(self.name, f"mvn left no tarball in {download}")
+        return _ANSI.sub("", out)
+
+    def _local_repository(self, mvn: str) -> Path:
+        # Asked rather than assumed: settings.xml or MAVEN_OPTS may move it from ~/.m2/repository.
+        out = self._mvn(
+            mvn,
+            "help:evaluate",
+            "-Dexpression=settings.localRepository",
+            "-DforceStdout",
+            what="mvn help:evaluate settings.localRepository",
+        ).strip()
+        return Path(out.splitlines()[-1].strip()) if out else Path.home() / ".m2" / "repository"
+
+    def _fetch_and_unpack(self, mvn: str, release: Release, progress: Progress) -> Path:
+        coords = f"{APP_GROUP}:{APP_ARTIFACT}:{release.version}:tar.gz:all"
+        progress(f"{self.name}: fetching {coords} from Maven Central (~160 MB)")
+        # Without transitives (the pom pins plugin 2.8: it needs no parent pom, some are unserved);
+        # -U so a failure Maven cached during a network hiccup is retried rather than replayed.
+        self._mvn(
+            mvn,
+            "-U",
+            "dependency:get",
+            f"-Dartifact={coords}",
+            "-Dtransitive=false",
+            what=f"mvn dependency:get {coords}",
+        )
+        tarball = (
+            self._local_repository(mvn)
+            / APP_GROUP.replace(".", "/")
+            / APP_ARTIFACT
+            / release.version
+            / f"{APP_ARTIFACT}-{release.version}-all.tar.gz"
+        )
+        if not tarball.is_file():
+            raise StackError(self.name, f"mvn reported success but {tarball} is missing")
         home = self.opt_dir / f"registry-{release.version}"
         tmp = home.with_name(home.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        progress(f"{self.name}: unpacking {tarballs[0].name}")
+        progress(f"{self.name}: unpacking {tarball.name}")
         try:
-            with tarfile.open(tarballs[0]) as archive:
+            with tarfile.open(tarball) as archive:
                 # "data" refuses absolute paths, links out of the tree and device files.
                 archive.extractall(tmp, filter="data")
         except (tarfile.TarError, OSError) as error:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise StackError(self.name, f"unpacking {tarballs[0].name} failed: {error}")
-        if not (tmp / "quarkus-run.jar").is_file():
+            raise StackError(self.name, f"unpacking {tarball} failed: {error}")
+        if _launcher(tmp) is None:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise StackError(self.name, f"{tarballs[0].name} holds no quarkus-run.jar")
+            raise StackError(self.name, f"{tarball.name} holds no quarkus-run.jar or *-runner.jar")
         shutil.rmtree(home, ignore_errors=True)
         tmp.rename(home)
-        # Maven's local repository keeps a copy of the tarball: no need for a second one here.
-        shutil.rmtree(download, ignore_errors=True)
         return home
 
     # -- running -------------------------------------------------------------------------------
@@ -228,8 +279,9 @@ class Apicurio(Component):
     def postgres_jdbc(self) -> tuple[str, str, str]:
         """JDBC url, user, password of the registry's own database on the warehouse server."""
         s = self.settings
-        database = str(getattr(s, "schema_registry_db", "globalmart_registry"))
-        url = f"jdbc:postgresql://{s.postgres_warehouse_host}:{s.postgres_warehouse_port}/{database}"
+        database = s.schema_registry_db
+        host, port = s.postgres_warehouse_host, s.postgres_warehouse_port
+        url = f"jdbc:postgresql://{host}:{port}/{database}"
         return url, s.postgres_writer_user, s.postgres_writer_password
 
     def storage_env(self) -> dict[str, str]:
@@ -260,15 +312,19 @@ class Apicurio(Component):
         database = url.rsplit("/", 1)[1]
         try:
             psycopg.connect(
-                host=s.postgres_warehouse_host, port=s.postgres_warehouse_port, dbname=database,
-                user=user, password=password, connect_timeout=5,
+                host=s.postgres_warehouse_host,
+                port=s.postgres_warehouse_port,
+                dbname=database,
+                user=user,
+                password=password,
+                connect_timeout=5,
             ).close()
         except psycopg.OperationalError as error:
             raise StackError(
                 self.name,
                 f"cannot reach its PostgreSQL database {database!r} at "
                 f"{s.postgres_warehouse_host}:{s.postgres_warehouse_port}: "
-                f"{str(error).strip().splitlines()[-1]}",
+                f"{str(error).strip().splitlines()[0]}",
                 f"start postgres-warehouse and create {database!r} owned by {user!r}",
             ) from error
 
@@ -280,19 +336,23 @@ class Apicurio(Component):
     def command(self) -> tuple[Sequence[str], Mapping[str, str]]:
         release = self.installed_release()
         home = self.app_dir
-        if release is None or home is None:
+        jar = _launcher(home) if home else None
+        if release is None or jar is None:
             raise StackError(self.name, "not provisioned", "run `globalmart stack up apicurio`")
         java = self._java(release)
         argv = [
             str(java),
-            f"-Xmx{self.heap}", "-Xms64m",
+            f"-Xmx{self.heap}",
+            "-Xms64m",
             # One small heap on 2 cores: the serial collector has the smallest footprint.
-            "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError",
+            "-XX:+UseSerialGC",
+            "-XX:+ExitOnOutOfMemoryError",
             # No dynamic CDS archive: Quarkus loads the app through its own class loader, which
             # CDS skips, so an archive measured no faster and cost 80 MB and a slow stop.
             "-Djava.util.logging.manager=org.jboss.logmanager.LogManager",
             "-Djava.awt.headless=true",
-            "-jar", str(home / "quarkus-run.jar"),
+            "-jar",
+            str(jar),
         ]
         env = {
             "QUARKUS_HTTP_HOST": self.host,
@@ -305,7 +365,7 @@ class Apicurio(Component):
             "QUARKUS_BANNER_ENABLED": "false",
             # One line per HTTP request would drown the log: every serde lookup is a request.
             "QUARKUS_HTTP_ACCESS_LOG_ENABLED": "false",
-            # Nothing leaves the machine: no OpenTelemetry export, no usage telemetry, no auth server.
+            # Nothing leaves the machine: no OpenTelemetry export, usage telemetry or auth server.
             "QUARKUS_OTEL_SDK_DISABLED": "true",
             "APICURIO_USAGE_TELEMETRY_ENABLED": "false",
             "QUARKUS_OIDC_TENANT_ENABLED": "false",
@@ -325,7 +385,7 @@ class Apicurio(Component):
         """GET /apis/registry/v3/system/info, or None when the registry does not answer 200."""
         url = f"{self.base_url}/apis/registry/v3/system/info"
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our URL
+            with _DIRECT.open(url, timeout=timeout) as response:
                 if response.status != 200:
                     return None
                 data = json.loads(response.read())
@@ -341,11 +401,14 @@ class Apicurio(Component):
         return True
 
     def ready(self, timeout: float = 2.0) -> bool:
-        """The management interface's readiness (storage reachable), for deeper checks."""
-        url = f"http://{self.host}:{self.management_port}/health/ready"
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our URL
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
+        """Quarkus readiness (storage reachable): management port on 3.1+, main port on 3.0."""
+        for port in (self.management_port, self.port):
+            url = f"http://{self.host}:{port}/health/ready"
+            try:
+                with _DIRECT.open(url, timeout=timeout) as response:
+                    return bool(response.status == 200)
+            except urllib.error.HTTPError:
+                return False  # it answered: not ready (503 while storage is down)
+            except (urllib.error.URLError, OSError):
+                continue
+        return False

@@ -107,6 +107,12 @@ def repo_root() -> Path:
     return Path.cwd()
 
 
+def infra_file(relative: str) -> Path:
+    """A file shipped under infra/: beside this package (also in a sandbox), else in the repo."""
+    beside = Path(__file__).resolve().parents[2] / relative
+    return beside if beside.exists() else repo_root() / "infra" / relative
+
+
 class Component(ABC):
     """One service of the stack. Subclasses fill in provisioning, the command and a health probe."""
 

@@ -12,8 +12,11 @@ Go's module and build caches are the user's defaults (GOPATH, GOCACHE), not the 
 module-cache files are read-only (a plain `rm -rf` of the state folder would fail for non-root
 users) and a shared cache makes a rebuild in a fresh clone take seconds rather than minutes.
 
-FerretDB v1 limits worth knowing: no TTL indexes (createIndexes with expireAfterSeconds is refused
-with NotImplemented: retention is a periodic delete_many), no transactions, no change streams.
+FerretDB v1 limits worth knowing (measured on 1.24.2 with SQLite): no TTL indexes (createIndexes
+with expireAfterSeconds is refused with NotImplemented: retention is a periodic delete_many on an
+indexed timestamp, or a capped collection); $group knows only $sum and $count, and with two
+accumulators in one $group only the first is right (the others come back 0); no $lookup,
+transactions or change streams.
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from globalmart.core.settings import Settings
-from globalmart.stack.base import Component, Progress, StackError, run_checked
+from globalmart.stack.base import Component, Progress, StackError, port_open, run_checked
 
 FERRETDB_VERSION = "1.24.2"
 MODULE = "github.com/FerretDB/FerretDB"
 PROGRAM = f"{MODULE}/cmd/ferretdb"
 
 _GO_FALLBACKS = (Path("/usr/local/go/bin/go"), Path("/usr/lib/go/bin/go"))
+#: FerretDB 1.24's go.mod says `go 1.24`, and `go get -tool` is new in 1.24 too.
+GO_MINIMUM = (1, 24)
 
 
 def find_go() -> Path | None:
@@ -44,6 +49,17 @@ def find_go() -> Path | None:
     if on_path:
         return Path(on_path)
     return next((p for p in _GO_FALLBACKS if p.exists()), None)
+
+
+def _go_version(go: Path) -> tuple[int, int] | None:
+    try:
+        out = subprocess.run(
+            [str(go), "env", "GOVERSION"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.match(r"go(\d+)\.(\d+)", out.strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 @contextmanager
@@ -84,11 +100,11 @@ class FerretDB(Component):
 
     @property
     def metrics_port(self) -> int:
-        """FerretDB's debug HTTP handler (/metrics, /debug/pprof); 0 (the default) turns it off.
+        """FerretDB's debug HTTP handler (Prometheus /debug/metrics, /debug/pprof, probes).
 
-        Its own default is 127.0.0.1:8088, a port nobody promised us.
+        0 (the default) turns it off: its own default is 127.0.0.1:8088, a port nobody gave us.
         """
-        return int(getattr(self.settings, "mongo_metrics_port", 0) or 0)
+        return self.settings.mongo_metrics_port
 
     @property
     def binary(self) -> Path:
@@ -128,10 +144,13 @@ class FerretDB(Component):
         if self.provisioned():
             return
         go = find_go()
-        if go is None:
+        have = _go_version(go) if go else None
+        if go is None or have is None or have < GO_MINIMUM:
+            found = f"found {'.'.join(map(str, have))}" if have else "none found"
             raise StackError(
-                self.name, "Go is not installed (needed once, to build FerretDB)",
-                "install Go 1.22+ (Debian: apt-get install golang-go) or put `go` on PATH",
+                self.name,
+                f"building FerretDB needs Go {'.'.join(map(str, GO_MINIMUM))}+ ({found})",
+                "install a current Go and put `go` on PATH (bookworm's golang-go is too old)",
             )
         version = f"v{self.wanted_version}"
         build, staging = self.build_dir, self.opt_dir / "bin.tmp"
@@ -140,17 +159,19 @@ class FerretDB(Component):
         build.mkdir(parents=True)
         env = {
             "GOBIN": str(staging),
-            # Resolve and record requirements as needed; never a vendor dir.
+            # Resolve and record requirements as needed (no vendor dir); no VCS stamping, since the
+            # state folder usually sits inside the project's own git checkout.
             "GOFLAGS": "-mod=mod -buildvcs=false",
-            # Use the installed Go even if a go.mod asks for a newer one: never download a toolchain.
+            # The installed Go even if a go.mod asks for a newer one: never download a toolchain.
             "GOTOOLCHAIN": "local",
             # FerretDB's SQLite driver (modernc.org/sqlite) is pure Go: a static binary, no gcc.
             "CGO_ENABLED": "0",
         }
 
         def go_run(*args: str, what: str, timeout: float = 900) -> str:
-            return run_checked([str(go), *args], self.name, what, env=env, cwd=build,
-                               timeout=timeout)
+            return run_checked(
+                [str(go), *args], self.name, what, env=env, cwd=build, timeout=timeout
+            )
 
         started = time.monotonic()
         progress(f"{self.name}: building FerretDB {version} with {go} (first time: a few minutes)")
@@ -158,9 +179,8 @@ class FerretDB(Component):
         progress(f"{self.name}: fetching {MODULE}@{version} and its dependencies (Go module proxy)")
         with _heartbeat(progress, f"{self.name}: go get"):
             go_run("get", "-tool", f"{PROGRAM}@{version}", what="go get -tool")
-        module_dir = Path(go_run(
-            "list", "-m", "-f", "{{.Dir}}", MODULE, what="go list -m",
-        ).strip())
+        listed = go_run("list", "-m", "-f", "{{.Dir}}", MODULE, what="go list -m")
+        module_dir = Path(listed.strip())
         self._patched_copy(module_dir, build / "src", version)
         go_run("mod", "edit", f"-replace={MODULE}=./src", what="go mod edit -replace")
         progress(f"{self.name}: compiling (cold: 2-4 minutes on 2 cores)")
@@ -177,7 +197,8 @@ class FerretDB(Component):
         got = self.binary_version()
         if got != self.wanted_version:
             raise StackError(
-                self.name, f"built binary reports version {got!r}, wanted {self.wanted_version}",
+                self.name,
+                f"built binary reports version {got!r}, wanted {self.wanted_version}",
                 f"see {build}",
             )
         progress(f"{self.name}: built FerretDB {got} in {time.monotonic() - started:.0f}s")
@@ -207,25 +228,34 @@ class FerretDB(Component):
             str(self.binary),
             f"--listen-addr={self.host}:{self.port}",
             "--handler=sqlite",
-            # A file: URI naming a directory; the trailing slash is required.
+            # A file: URI naming the directory that holds one SQLite file per database.
             f"--sqlite-url=file:{self.sqlite_dir}/",
             # Its state.json (instance UUID, telemetry choice) next to the data, not in the cwd.
             f"--state-dir={self.data_dir}",
             "--telemetry=disable",
             f"--debug-addr={debug_addr}",
-            "--log-level=warn",
+            # Not "warn": v1 logs every failed command at WARN as a multi-line dump, and pymongo's
+            # endSessions (unsupported) fails on every client close, health probes included.
+            "--log-level=error",
             "--log-format=text",
         ]
         # DO_NOT_TRACK is FerretDB's second off switch for telemetry.
         return argv, {"DO_NOT_TRACK": "1"}
 
     def healthy(self) -> bool:
+        # A closed port answers at once; server selection would wait out its whole timeout.
+        if not port_open(self.host, self.port):
+            return False
         from pymongo import MongoClient
         from pymongo.errors import PyMongoError
 
         client: MongoClient[dict[str, object]] = MongoClient(
-            host=self.host, port=self.port, serverSelectionTimeoutMS=1500,
-            connectTimeoutMS=1500, socketTimeoutMS=3000, directConnection=True,
+            host=self.host,
+            port=self.port,
+            serverSelectionTimeoutMS=1500,
+            connectTimeoutMS=1500,
+            socketTimeoutMS=3000,
+            directConnection=True,
         )
         try:
             return bool(client.admin.command("ping").get("ok"))

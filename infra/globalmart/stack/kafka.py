@@ -26,7 +26,14 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 from globalmart.core.settings import Settings
-from globalmart.stack.base import Component, Progress, StackError, port_open, repo_root, run_checked
+from globalmart.stack.base import (
+    Component,
+    Progress,
+    StackError,
+    infra_file,
+    port_open,
+    run_checked,
+)
 from globalmart.stack.provision import find_java_home, maven_copy_dependencies
 
 KAFKA_VERSION = "4.1.1"
@@ -157,12 +164,6 @@ def _kafka_uuid() -> str:
             return text
 
 
-def _infra_file(relative: str) -> Path:
-    """A file shipped under infra/: beside this package (also in a sandbox), else in the repo."""
-    beside = Path(__file__).resolve().parents[2] / relative
-    return beside if beside.exists() else repo_root() / "infra" / relative
-
-
 class Kafka(Component):
     name = "kafka"
     # Measured 5-17 s from spawn to healthy (cold JVM, KRaft election) on 2 busy cores.
@@ -194,7 +195,7 @@ class Kafka(Component):
     # -- files -------------------------------------------------------------------------------
     @property
     def pom(self) -> Path:
-        return _infra_file("jvm/kafka/pom.xml")
+        return infra_file("jvm/kafka/pom.xml")
 
     @property
     def libs_dir(self) -> Path:
@@ -287,7 +288,7 @@ class Kafka(Component):
         lines = [f"{key}={value}" for key, value in self.server_properties().items()]
         header = "# Written by `globalmart stack start` from settings; edits are overwritten.\n"
         self.config_file.write_text(header + "\n".join(lines) + "\n")
-        log4j = _infra_file("kafka/log4j2.yaml")
+        log4j = infra_file("kafka/log4j2.yaml")
         if not log4j.exists():
             raise StackError(self.name, f"missing {log4j}", "run from a GlobalMart checkout")
         shutil.copyfile(log4j, self.log4j_file)

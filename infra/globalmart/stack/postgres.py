@@ -409,15 +409,16 @@ class Postgres(Component):
                     progress(f"{self.name}: created role {role}")
             # Belt and braces: even a stray write statement by the reader is refused.
             conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(r))
-            if not conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
-            ).fetchone():
-                conn.execute(
-                    sql.SQL(
-                        "CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0"
-                    ).format(db, w)
-                )
-                progress(f"{self.name}: created database {self.database}")
+            for name in self.databases:
+                if not conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+                ).fetchone():
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0"
+                        ).format(sql.Identifier(name), w)
+                    )
+                    progress(f"{self.name}: created database {name}")
             for stmt in (
                 "ALTER DATABASE {db} OWNER TO {w}",
                 "REVOKE ALL ON DATABASE {db} FROM PUBLIC",
@@ -451,6 +452,14 @@ class Postgres(Component):
                         w, r
                     )
                 )
+
+    @property
+    def databases(self) -> list[str]:
+        """The instance's database, plus the registry's when Apicurio stores into PostgreSQL."""
+        names = [self.database]
+        if self.which == "warehouse" and self.settings.schema_registry_storage == "postgres":
+            names.append(self.settings.schema_registry_db)
+        return names
 
     def stop(self, progress: Progress, timeout: float = 30.0) -> None:
         """Fast shutdown: the postmaster rolls back open transactions and checkpoints.

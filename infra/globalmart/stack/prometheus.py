@@ -17,7 +17,7 @@ from pathlib import Path
 from string import Template
 
 import httpx
-from globalmart.stack.base import Component, Progress, StackError, repo_root
+from globalmart.stack.base import Component, Progress, StackError, infra_file
 from globalmart.stack.provision import install_quietly
 
 PACKAGE = "prometheus"
@@ -56,7 +56,7 @@ class Prometheus(Component):
 
     @property
     def template(self) -> Path:
-        return repo_root() / "infra" / "prometheus" / "prometheus.yml"
+        return infra_file("prometheus/prometheus.yml")
 
     @property
     def config_file(self) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from globalmart.cli import stack_cmd
+from globalmart.cli import schemas_cmd, stack_cmd
 from globalmart.cli.console import err_console
 from globalmart.core.logs import configure_logging
 from globalmart.core.settings import get_settings
@@ -24,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(stack_cmd.app, name="stack")
+app.add_typer(schemas_cmd.app, name="schemas")
 
 
 @app.callback()
@@ -46,7 +47,6 @@ def _global_options(
 
 
 _PENDING = {
-    "schemas": ("Register, list, show, check and print DDL of the Avro contracts.", 4),
     "generate": ("Stream realistic Avro events into Kafka.", 5),
     "stream": ("Start, stop and inspect the 5 Spark Structured Streaming jobs.", 6),
     "batch": ("Run the nightly warehouse ETL and batch analytics.", 7),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,11 +72,17 @@ class Settings(BaseSettings):
     mongo_host: str = "localhost"
     mongo_port: int = 27017
     mongo_db: str = "globalmart_metrics"
+    # FerretDB's debug handler (Prometheus metrics at /debug/metrics); 0 keeps it off.
+    mongo_metrics_port: int = 0
 
     # Apicurio Registry
     schema_registry_host: str = "localhost"
     schema_registry_port: int = 8080
     schema_registry_management_port: int = 9001
+    # "mem" (ids restart at 1 on every start) or "postgres" (survives restarts, on the
+    # warehouse server in database schema_registry_db, owned by the writer role).
+    schema_registry_storage: Literal["mem", "postgres"] = "mem"
+    schema_registry_db: str = "globalmart_registry"
 
     # Prometheus
     prometheus_host: str = "localhost"

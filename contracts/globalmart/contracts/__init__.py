@@ -1,0 +1,1 @@
+"""GlobalMart's contracts beyond the Avro files themselves: compatibility policy, pacts, checks."""
