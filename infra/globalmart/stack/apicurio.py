@@ -333,6 +333,21 @@ class Apicurio(Component):
         hosts = dict.fromkeys([self.settings.api_host, "localhost", "127.0.0.1"])
         return [f"http://{host}:{port}" for host in hosts if host not in ("0.0.0.0", "::")]
 
+    def after_start(self, progress: Progress) -> None:
+        """Register every contract with its rules (in-memory storage forgets them on restart)."""
+        from globalmart.schemas.catalog import load_catalog
+        from globalmart.schemas.policy import load_policy
+        from globalmart.schemas.registry import Registry, RegistryError, register_all
+
+        try:
+            with Registry.from_settings(self.settings) as registry:
+                done = register_all(registry, load_catalog(), load_policy())
+        except RegistryError as error:
+            raise StackError(self.name, f"registering the schemas failed: {error}")
+        created = sum(1 for item in done if item.status == "created")
+        if created:
+            progress(f"{self.name}: registered {created} schema version(s)")
+
     def command(self) -> tuple[Sequence[str], Mapping[str, str]]:
         release = self.installed_release()
         home = self.app_dir
@@ -375,6 +390,10 @@ class Apicurio(Component):
             "APICURIO_IMPORT_WORK_DIR": str(self.data_dir),
             # Our gateway's pages may call it from a browser; the shipped default allows :8888 only.
             "QUARKUS_HTTP_CORS_ORIGINS": ",".join(self._gateway_origins()),
+            # Tests and the registry check register scratch artifacts: let them clean up.
+            "APICURIO_REST_DELETION_GROUP_ENABLED": "true",
+            "APICURIO_REST_DELETION_ARTIFACT_ENABLED": "true",
+            "APICURIO_REST_DELETION_ARTIFACT_VERSION_ENABLED": "true",
             **self.storage_env(),
         }
         # A JAVA_HOME of another major version would only confuse child tools; point it at ours.

@@ -137,7 +137,7 @@ class Postgres(Component):
         try:
             with self._admin_connect() as conn:
                 row = conn.execute("SHOW server_version").fetchone()
-            self._version = f"PostgreSQL {row[0]}" if row else None
+            self._version = str(row[0]).split()[0] if row else None
         except psycopg.Error:
             bindir = find_bindir(self._data_major())
             if bindir is None:
@@ -152,7 +152,7 @@ class Postgres(Component):
             except (OSError, subprocess.TimeoutExpired):
                 return "unknown"
             # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)": not cached, server may differ
-            return out.replace("postgres (PostgreSQL)", "PostgreSQL").strip()
+            return out.replace("postgres (PostgreSQL)", "").split()[0] if out else "unknown"
         return self._version or "unknown"
 
     # -- provisioning ------------------------------------------------------------------------
@@ -452,6 +452,24 @@ class Postgres(Component):
                         w, r
                     )
                 )
+        self._apply_contracts(progress)
+
+    def _apply_contracts(self, progress: Progress) -> None:
+        """Create/extend this database's tables from the sink Avro schemas (the only DDL source)."""
+        from globalmart.schemas.ddl import apply_ddl
+
+        report = apply_ddl(self.settings, self.which)
+        if report.created or report.added_columns:
+            progress(
+                f"{self.name}: created {len(report.created)} table(s), added "
+                f"{len(report.added_columns)} column(s) from the {self.which} schemas"
+            )
+        if report.drift:
+            raise StackError(
+                self.name,
+                f"tables differ from the schemas: {'; '.join(report.drift[:5])}",
+                "migrate them by hand or `stack reset` this database",
+            )
 
     @property
     def databases(self) -> list[str]:

@@ -72,9 +72,9 @@ class Prometheus(Component):
             )
         except (OSError, subprocess.TimeoutExpired):
             return "unknown"
-        # "prometheus, version 2.42.0+ds (branch: ...)"; older builds print to stderr
-        match = re.search(r"version (\S+)", out.stdout + out.stderr)
-        return f"Prometheus {match.group(1)}" if match else "unknown"
+        # "prometheus, version 2.42.0+ds (branch: ...)": keep the upstream version number
+        match = re.search(r"version (\d[\w.]*)", out.stdout + out.stderr)
+        return match.group(1) if match else "unknown"
 
     def provisioned(self) -> bool:
         return self.binary is not None

@@ -52,7 +52,7 @@ class Redis(Component):
     def version(self) -> str:
         try:
             info = self._client().info("server")
-            return f"Redis {info['redis_version']}"
+            return str(info['redis_version'])
         except redis_py.RedisError:
             pass
         if self.binary is None:
@@ -64,7 +64,7 @@ class Redis(Component):
         except (OSError, subprocess.TimeoutExpired):
             return "unknown"
         match = re.search(r"v=(\S+)", out)
-        return f"Redis {match.group(1)}" if match else "unknown"
+        return match.group(1) if match else "unknown"
 
     def provisioned(self) -> bool:
         return self.binary is not None

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 from globalmart.core.settings import Settings
+from globalmart.schemas import manifest
 from globalmart.schemas.catalog import Catalog, SchemaEntry, SchemaVersion, canonical_json
 from globalmart.schemas.policy import Policy
 from globalmart.schemas.violations import Violation
@@ -340,24 +341,34 @@ class RegistryCheck:
 
 
 def registry_check(registry: Registry, catalog: Catalog, policy: Policy) -> RegistryCheck:
-    """Replay each multi-version schema into a scratch group under its mode; report refusals.
+    """Let the registry judge every candidate (unreleased version) against its schema's history.
 
-    Each version is added in order with the COMPATIBILITY rule already set, so the registry judges
-    every version against its history exactly as it would on a real registration.
+    The history goes into a scratch group first, without rules (it was accepted when released);
+    then the COMPATIBILITY rule is set and the candidates are added in order, so the registry
+    judges each one exactly as it would on a real registration.
     """
     scratch = f"globalmart.check-{uuid.uuid4().hex[:10]}"
     violations: list[Violation] = []
     checked: list[tuple[str, int]] = []
+    created = False
     try:
         for entry in catalog:
             mode = policy.mode_for(entry)
-            if mode is None or len(entry.versions) < 2:
+            pending = set(manifest.candidates(entry, catalog.released))
+            history = [v for v in entry.versions if v.version not in pending] or entry.versions[:1]
+            candidates = [v for v in entry.versions if v not in history]
+            if mode is None or not candidates:
                 continue
-            first, *later = entry.versions
+            created = True
+            first, *rest = history
             registry.create_artifact(scratch, entry.name, first)
+            for version in rest:
+                response = registry.add_version(scratch, entry.name, version)
+                if response.status_code != 200:
+                    raise _failure(response, f"{entry.label} v{version.version}: replaying")
             registry.set_rule(scratch, entry.name, "COMPATIBILITY", mode.mode)
             registry.set_rule(scratch, entry.name, "VALIDITY", VALIDITY)
-            for version in later:
+            for version in candidates:
                 checked.append((entry.label, version.version))
                 response = registry.add_version(scratch, entry.name, version)
                 if response.status_code == 200:
@@ -367,7 +378,8 @@ def registry_check(registry: Registry, catalog: Catalog, policy: Policy) -> Regi
                     raise _failure(response, f"{entry.label} v{version.version}: checking")
                 violations.extend(found)
     finally:
-        cleaned = registry.delete_group(scratch)
+        # Deleting needs apicurio.rest.deletion.group.enabled; without it the group stays.
+        cleaned = registry.delete_group(scratch) if created else True
     return RegistryCheck(sorted(set(violations)), checked, scratch, cleaned)
 
 
@@ -383,16 +395,32 @@ def _rule_violations(
     if "RuleViolation" not in str(body.get("name", "")) + str(body.get("message", "")):
         return []
     causes = body.get("causes") or [{"description": body.get("detail", ""), "context": ""}]
+    earlier = [v for v in entry.versions if v.version < version.version]
     return [
         Violation(
             entry.label,
             version.version,
-            field_at(version.data, str(cause.get("context", ""))),
+            _locate(
+                str(cause.get("context", "")), str(cause.get("description", "")), version, earlier
+            ),
             mode,
             f"registry: {cause.get('description', '')}".strip(),
         )
         for cause in causes
     ]
+
+
+def _locate(
+    pointer: str, description: str, version: SchemaVersion, earlier: list[SchemaVersion]
+) -> str:
+    """The field a registry cause points at. Its location indexes the *reader* schema, which is
+    the candidate for a backward failure but an earlier version for a forward one: prefer the
+    reading whose field name the description mentions (a missing field's cause is its name)."""
+    for data in [version.data, *(v.data for v in reversed(earlier))]:
+        name = field_at(data, pointer)
+        if name != pointer.strip("/") and name.split(".")[-1].rstrip("[]") in description:
+            return name
+    return field_at(version.data, pointer)
 
 
 def field_at(schema: dict[str, Any], pointer: str) -> str:

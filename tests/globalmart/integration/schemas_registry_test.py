@@ -86,6 +86,7 @@ def test_events_are_confluent_subjects_a_serializer_finds(
     assert subject in client.get_subjects()
     latest = client.get_latest_version(subject)
     version = catalog.entry("transaction").latest
+    assert latest.schema.schema_str is not None
     assert canonical_json(json.loads(latest.schema.schema_str)) == version.canonical
     # What AvroSerializer does with auto.register.schemas=False: look the exact text up.
     found = client.lookup_schema(subject, Schema(registry_text(version), "AVRO"))
@@ -128,6 +129,16 @@ def test_registry_rules_reject_a_broken_candidate(tmp_path: Path, registry: Regi
     assert ("orders_per_minute", "discount_count") in offline
 
 
+def test_registry_names_a_removed_field(tmp_path: Path, registry: Registry) -> None:
+    # The registry locates a forward failure in the *old* schema; it must still name the field.
+    tree = SchemaTree(tmp_path)
+    tree.write(sample_event(), 1)
+    tree.release()
+    tree.evolve(sample_event(), 2, lambda s: s["fields"].remove(field_of(s, "quantity")))
+    result = registry_check(registry, tree.catalog(), tree.policy())
+    assert [(v.field, v.rule) for v in result.violations] == [("quantity", "FULL_TRANSITIVE")]
+
+
 def test_registry_accepts_a_compatible_candidate(tmp_path: Path, registry: Registry) -> None:
     tree = SchemaTree(tmp_path)
     tree.write(sample_event(), 1)
@@ -136,6 +147,20 @@ def test_registry_accepts_a_compatible_candidate(tmp_path: Path, registry: Regis
     tree.evolve(sample_event(), 2, lambda s: s["fields"].append(optional))
     result = registry_check(registry, tree.catalog(), tree.policy())
     assert result.violations == [] and result.checked == [("orders-topic-value", 2)]
+
+
+def test_released_history_is_not_judged_again(tmp_path: Path, registry: Registry) -> None:
+    # Like the offline check: only candidates are held to the (possibly newer) policy. v2 broke
+    # BACKWARD but was released; v3 is only judged against v2 under (non-transitive) BACKWARD.
+    tree = SchemaTree(tmp_path, {"realtime": "BACKWARD"})
+    tree.write(sample_table(), 1)
+    v2 = tree.evolve(sample_table(), 2, lambda s: s["fields"].append(_added_without_default()))
+    tree.release()
+    optional = {"name": "coupon", "type": ["null", "string"], "default": None, "doc": "Coupon."}
+    tree.evolve(v2, 3, lambda s: s["fields"].append(optional))
+    result = registry_check(registry, tree.catalog(), tree.policy())
+    assert result.violations == [] and result.checked == [("orders_per_minute", 3)]
+    assert tree.check().ok
 
 
 def test_the_shipped_tree_passes_the_registry_check(registry: Registry) -> None:

@@ -67,6 +67,10 @@ def test_postgres_write_as_writer_read_only_as_reader(live_stack: Require, datab
         assert conn.execute("SHOW timezone").fetchone() == ("UTC",)
     with psycopg.connect(settings.postgres_dsn(database, reader=True), autocommit=True) as conn:
         assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (1,)
+        # Refused twice over: read-only transactions by default, and no INSERT privilege.
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute(f"INSERT INTO {table} VALUES (2, now())")
+        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"INSERT INTO {table} VALUES (2, now())")
     with psycopg.connect(settings.postgres_dsn(database), autocommit=True) as conn:

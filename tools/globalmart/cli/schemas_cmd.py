@@ -76,8 +76,8 @@ def check(
         bool,
         typer.Option(
             "--registry",
-            help="Also replay every schema's history into a scratch group of the schema registry "
-            "and let its compatibility rules judge each version (CI does this).",
+            help="Also let the schema registry's own rules judge every unreleased version "
+            "against its history, in a scratch group (CI does this).",
         ),
     ] = False,
 ) -> None:
@@ -94,7 +94,7 @@ def check(
             _registry_failure(error)
         violations.extend(result.violations)
         registry_note = (
-            f"; registry judged {len(result.checked)} later version(s) in {result.scratch_group}"
+            f"; registry judged {len(result.checked)} candidate(s) in {result.scratch_group}"
             + ("" if result.cleaned_up else " (left behind: registry deletion is disabled)")
         )
     summary = (
