@@ -53,14 +53,20 @@ class HttpServer(Component):
 
     def command(self) -> tuple[Sequence[str], Mapping[str, str]]:
         argv = self._argv or [
-            sys.executable, "-m", "http.server", str(self._port), "--bind", "127.0.0.1"
+            sys.executable,
+            "-m",
+            "http.server",
+            str(self._port),
+            "--bind",
+            "127.0.0.1",
         ]
         return argv, {}
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, globalmart_state_dir=tmp_path / "state")  # type: ignore[call-arg]
+    state = tmp_path / "state"
+    return Settings(_env_file=None, globalmart_state_dir=state)  # type: ignore[call-arg]
 
 
 def test_start_reuse_stop(settings: Settings) -> None:

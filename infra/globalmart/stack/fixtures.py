@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from globalmart.core.settings import Settings
 from globalmart.stack.testing import StackUnavailable, ensure_running
 

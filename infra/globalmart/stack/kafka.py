@@ -25,6 +25,7 @@ from confluent_kafka.admin import (
     ConfigResource,
     NewTopic,
 )
+
 from globalmart.core.settings import Settings
 from globalmart.stack.base import (
     Component,

@@ -28,10 +28,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
+
 from globalmart.core.settings import Settings
 from globalmart.stack.base import Component, Progress, StackError, port_open, run_checked
 from globalmart.stack.provision import install_quietly
-from psycopg import sql
 
 #: the cluster's bootstrap superuser; only reachable over the unix socket (peer auth)
 ADMIN_USER = "postgres"

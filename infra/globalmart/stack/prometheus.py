@@ -17,6 +17,7 @@ from pathlib import Path
 from string import Template
 
 import httpx
+
 from globalmart.stack.base import Component, Progress, StackError, infra_file
 from globalmart.stack.provision import install_quietly
 
@@ -24,7 +25,6 @@ PACKAGE = "prometheus"
 #: services the package may start: its own server, and node-exporter (a Recommends)
 SERVICES = ["prometheus", "prometheus-node-exporter"]
 RETENTION = "2d"
-
 
 
 def _target(host: str, port: int) -> str:

@@ -74,12 +74,26 @@ def ensure_debian_packages(component: str, packages: list[str], progress: Progre
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     if not _apt_updated:
         progress(f"{component}: apt-get update")
-        run_checked(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"], component, "apt-get update", env=env, timeout=600)
+        run_checked(
+            ["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"],
+            component,
+            "apt-get update",
+            env=env,
+            timeout=600,
+        )
         _apt_updated = True
     progress(f"{component}: installing {', '.join(missing)} (Debian)")
     run_checked(
-        ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q",
-         "--no-install-recommends", *missing],
+        [
+            "apt-get",
+            "-o",
+            "DPkg::Lock::Timeout=300",
+            "install",
+            "-y",
+            "-q",
+            "--no-install-recommends",
+            *missing,
+        ],
         component,
         "apt-get install",
         env=env,

@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import redis as redis_py
-from globalmart.stack.base import Component, Progress, StackError
-from globalmart.stack.provision import install_quietly
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from globalmart.stack.base import Component, Progress, StackError
+from globalmart.stack.provision import install_quietly
 
 PACKAGE = "redis-server"
 SERVICE = "redis-server"
@@ -52,7 +53,7 @@ class Redis(Component):
     def version(self) -> str:
         try:
             info = self._client().info("server")
-            return str(info['redis_version'])
+            return str(info["redis_version"])
         except redis_py.RedisError:
             pass
         if self.binary is None:

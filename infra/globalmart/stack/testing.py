@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from filelock import FileLock
+
 from globalmart.core.settings import Settings, get_settings
 from globalmart.stack import stack
 from globalmart.stack.base import StackError, pid_alive

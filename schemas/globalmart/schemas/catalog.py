@@ -33,6 +33,7 @@ from typing import Any
 
 import avro.errors
 import avro.schema
+
 from globalmart.schemas.violations import Violation
 
 #: every kind, in the order they are listed and registered

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from globalmart.schemas.catalog import Catalog, canonical_json, load_catalog
 from globalmart.schemas.testing import SchemaTree, sample_event, sample_table
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from globalmart.schemas.catalog import load_catalog
 from globalmart.schemas.check import run_checks
 from globalmart.schemas.policy import load_policy

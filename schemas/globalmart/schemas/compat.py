@@ -22,6 +22,7 @@ from avro.compatibility import (
     SchemaCompatibilityType,
     lookup_writer_field,
 )
+
 from globalmart.schemas.catalog import SchemaEntry, SchemaVersion
 from globalmart.schemas.policy import Mode
 from globalmart.schemas.violations import Violation

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from globalmart.schemas.catalog import SchemaEntry, SchemaVersion, load_catalog
 from globalmart.schemas.compat import check_entry, incompatibilities
 from globalmart.schemas.policy import Mode

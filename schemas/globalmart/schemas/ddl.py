@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+
 from globalmart.core.settings import Settings
 from globalmart.schemas.catalog import Catalog, SchemaVersion, load_catalog
 

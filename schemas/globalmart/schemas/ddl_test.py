@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from globalmart.schemas.catalog import load_catalog
 from globalmart.schemas.ddl import (
     Column,

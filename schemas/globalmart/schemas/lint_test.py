@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+
 from globalmart.schemas.testing import SchemaTree, field_of, sample_event, sample_table
 
 Change = Callable[[dict[str, Any]], Any]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
 from globalmart.core.settings import Settings
 from globalmart.schemas import manifest
 from globalmart.schemas.catalog import Catalog, SchemaEntry, SchemaVersion, canonical_json

@@ -11,10 +11,11 @@ import os
 import sys
 from collections.abc import Mapping
 
+from pyspark.sql import SparkSession
+
 from globalmart.core.settings import Settings, get_settings
 from globalmart.stack.base import StatePaths
 from globalmart.stack.spark import check_pyspark_version, spark_jars, spark_java_home
-from pyspark.sql import SparkSession
 
 #: Shuffle partitions: Spark's default 200 means 200 tiny tasks per shuffle on a 2-core machine.
 DEFAULT_SHUFFLE_PARTITIONS = 4

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from globalmart.core.settings import Settings
 from globalmart.schemas.catalog import load_catalog
 from globalmart.schemas.ddl import apply_ddl, compare, describe_live, expected_tables

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
 from globalmart.core.settings import Settings
 from globalmart.schemas.catalog import Catalog, canonical_json, load_catalog
 from globalmart.schemas.policy import load_policy

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
 from globalmart.cli import schemas_cmd, stack_cmd
 from globalmart.cli.console import err_console
 from globalmart.core.logs import configure_logging

@@ -3,8 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from globalmart.cli.main import app
 from typer.testing import CliRunner
+
+from globalmart.cli.main import app
 
 runner = CliRunner()
 

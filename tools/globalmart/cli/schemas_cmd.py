@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
 from globalmart.cli.console import console, err_console
 from globalmart.core.settings import get_settings
 from globalmart.schemas import manifest
@@ -24,9 +28,6 @@ from globalmart.schemas.registry import (
     registry_check,
 )
 from globalmart.schemas.violations import Violation
-from rich.syntax import Syntax
-from rich.table import Table
-from rich.text import Text
 
 app = typer.Typer(
     help="Check, release, register, list, show and turn into DDL the Avro contracts.",

@@ -4,9 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from globalmart.cli.main import app
 from globalmart.schemas.testing import SchemaTree, field_of, sample_event
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -6,11 +6,12 @@ import json
 from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
+
 from globalmart.cli.console import console, err_console, progress
 from globalmart.core.settings import get_settings
 from globalmart.stack import stack
 from globalmart.stack.base import StackError
-from rich.table import Table
 
 app = typer.Typer(help="Provision, start, check and stop the local stack (no Docker needed).")
 

@@ -4,8 +4,9 @@ import os
 from pathlib import Path
 
 import pytest
-from globalmart.core.settings import Settings, get_settings
 from pydantic import ValidationError
+
+from globalmart.core.settings import Settings, get_settings
 
 _OURS = (
     "KAFKA_BOOTSTRAP_SERVERS",
