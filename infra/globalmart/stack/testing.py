@@ -53,7 +53,8 @@ def ensure_running(names: Iterable[str], settings: Settings | None = None) -> Se
         except StackError as error:
             raise StackUnavailable(f"{error}\n{HOW_TO_START}") from error
         _record_started(run_dir, down)
-        _ensure_reaper(settings, run_dir)
+    # Outside the lock: a forked child would otherwise inherit (and hold) it.
+    _ensure_reaper(settings, run_dir)
     return settings
 
 
@@ -94,45 +95,64 @@ def _record_started(run_dir: Path, names: list[str]) -> None:
 
 
 def _latest_lease(run_dir: Path) -> float:
-    stamps = [p.stat().st_mtime for p in run_dir.glob("test-lease-*") if p.exists()]
+    stamps = []
+    for lease in run_dir.glob("test-lease-*"):
+        try:
+            stamps.append(lease.stat().st_mtime)
+        except OSError:  # removed between listing and stat
+            continue
     return max(stamps, default=0.0)
 
 
 def _ensure_reaper(settings: Settings, run_dir: Path) -> None:
     """Fork one detached reaper (if none runs) that stops test-started components when idle."""
     pid_file = run_dir / "test-reaper.pid"
+    if not (run_dir / "started-by-tests.json").exists():
+        return  # nothing of ours to clean up
     try:
         if pid_alive(int(pid_file.read_text())):
             return
     except (OSError, ValueError):
         pass
     components = stack.all_components(settings)  # import everything before forking
-    if os.fork() != 0:
+    child = os.fork()
+    if child != 0:
+        os.waitpid(child, 0)  # the intermediate child exits at once; reap it
         return
     # Child: detach fully (double fork) so the test process can exit and its sandbox vanish.
     os.setsid()
     if os.fork() != 0:
         os._exit(0)
+    log = open(settings.globalmart_state_dir / "logs" / "test-reaper.log", "a", buffering=1)
     try:
         os.chdir(settings.globalmart_state_dir)
         pid_file.write_text(str(os.getpid()))
-        while time.time() - _latest_lease(run_dir) < IDLE_SECONDS:
-            time.sleep(5)
-        with FileLock(str(run_dir / "stack.lock"), timeout=600):
-            if time.time() - _latest_lease(run_dir) >= IDLE_SECONDS:
+        log.write(f"{_now()} reaper {os.getpid()} watching {run_dir}\n")
+        while True:
+            while time.time() - _latest_lease(run_dir) < IDLE_SECONDS:
+                time.sleep(5)
+            with FileLock(str(run_dir / "stack.lock"), timeout=600):
+                if time.time() - _latest_lease(run_dir) < IDLE_SECONDS:
+                    continue  # a test arrived meanwhile: keep watching
                 started_path = run_dir / "started-by-tests.json"
                 started = (
                     set(json.loads(started_path.read_text())) if started_path.exists() else set()
                 )
+                log.write(f"{_now()} idle for {IDLE_SECONDS:.0f}s: stopping {sorted(started)}\n")
                 for component in reversed(components):
                     if component.name in started:
                         component.stop(lambda _m: None)
                 started_path.unlink(missing_ok=True)
                 for lease in run_dir.glob("test-lease-*"):
                     lease.unlink(missing_ok=True)
-        pid_file.unlink(missing_ok=True)
+                pid_file.unlink(missing_ok=True)
+                break
     finally:
         os._exit(0)
+
+
+def _now() -> str:
+    return time.strftime("%H:%M:%SZ", time.gmtime())
 
 
 def _quiet(message: str) -> None:
