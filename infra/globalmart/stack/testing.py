@@ -123,6 +123,12 @@ def _ensure_reaper(settings: Settings, run_dir: Path) -> None:
     os.setsid()
     if os.fork() != 0:
         os._exit(0)
+    # Drop every inherited descriptor: Pants waits for EOF on the test's stdout/stderr pipes, and
+    # a daemon holding them would keep the finished test "running" until the reaper exits.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.closerange(3, 65536)
     log = open(settings.globalmart_state_dir / "logs" / "test-reaper.log", "a", buffering=1)
     try:
         os.chdir(settings.globalmart_state_dir)
