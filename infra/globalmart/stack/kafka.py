@@ -3,6 +3,10 @@
 Kafka is not packaged for Debian and its release tarballs live on a website we cannot reach, so the
 broker is assembled from `infra/jvm/kafka/pom.xml` and started as `java kafka.Kafka`. Besides the
 broker, this module owns the topic layout: the three event topics and their dead-letter topics.
+
+Broker and JVM metrics for Prometheus come from the JMX exporter java agent
+(`infra/jvm/jmx-exporter/pom.xml`, rules in `infra/kafka/jmx-exporter.yaml`), served at
+http://<kafka host>:<KAFKA_JMX_EXPORTER_PORT>/metrics.
 """
 
 from __future__ import annotations
@@ -199,8 +203,31 @@ class Kafka(Component):
         return infra_file("jvm/kafka/pom.xml")
 
     @property
+    def agent_pom(self) -> Path:
+        return infra_file("jvm/jmx-exporter/pom.xml")
+
+    @property
     def libs_dir(self) -> Path:
         return self.opt_dir / "libs"
+
+    @property
+    def agent_dir(self) -> Path:
+        # Apart from libs/: everything there is on the broker's classpath, the agent must not be.
+        return self.opt_dir / "agent"
+
+    @property
+    def jmx_exporter_port(self) -> int:
+        return self.settings.kafka_jmx_exporter_port
+
+    @property
+    def jmx_exporter_config(self) -> Path:
+        return self.data_dir / "jmx-exporter.yaml"
+
+    def agent_jar(self) -> Path:
+        jars = sorted(self.agent_dir.glob("jmx_prometheus_javaagent-*.jar"))
+        if not jars:
+            raise StackError(self.name, f"no JMX exporter agent in {self.agent_dir}", "stack up")
+        return jars[-1]
 
     @property
     def config_file(self) -> Path:
@@ -215,11 +242,11 @@ class Kafka(Component):
         return self.data_dir / "kraft-logs"
 
     def _pom_digest(self) -> str:
-        return hashlib.sha256(self.pom.read_bytes()).hexdigest()
+        return hashlib.sha256(self.pom.read_bytes() + self.agent_pom.read_bytes()).hexdigest()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def provisioned(self) -> bool:
-        # The marker holds the pom's hash: editing the pom (a version bump) re-resolves the jars.
+        # The marker holds the poms' hash: editing a pom (a version bump) re-resolves the jars.
         marker = self.libs_dir / _MARKER
         try:
             return marker.read_text().strip() == self._pom_digest()
@@ -229,9 +256,11 @@ class Kafka(Component):
     def provision(self, progress: Progress) -> None:
         if self.provisioned():
             return
-        if not self.pom.exists():
-            raise StackError(self.name, f"missing {self.pom}", "run from a GlobalMart checkout")
+        for pom in (self.pom, self.agent_pom):
+            if not pom.exists():
+                raise StackError(self.name, f"missing {pom}", "run from a GlobalMart checkout")
         self.opt_dir.mkdir(parents=True, exist_ok=True)
+        maven_copy_dependencies(self.name, self.agent_pom, self.agent_dir, progress)
         maven_copy_dependencies(self.name, self.pom, self.libs_dir, progress)
         (self.libs_dir / _MARKER).write_text(self._pom_digest())
 
@@ -289,10 +318,20 @@ class Kafka(Component):
         lines = [f"{key}={value}" for key, value in self.server_properties().items()]
         header = "# Written by `globalmart stack start` from settings; edits are overwritten.\n"
         self.config_file.write_text(header + "\n".join(lines) + "\n")
-        log4j = infra_file("kafka/log4j2.yaml")
-        if not log4j.exists():
-            raise StackError(self.name, f"missing {log4j}", "run from a GlobalMart checkout")
-        shutil.copyfile(log4j, self.log4j_file)
+        for source, target in (
+            (infra_file("kafka/log4j2.yaml"), self.log4j_file),
+            (infra_file("kafka/jmx-exporter.yaml"), self.jmx_exporter_config),
+        ):
+            if not source.exists():
+                raise StackError(self.name, f"missing {source}", "run from a GlobalMart checkout")
+            shutil.copyfile(source, target)
+        # The agent binds its port inside the JVM: a taken port would kill the broker at start.
+        if self.owned_pid() is None and port_open(self.host, self.jmx_exporter_port):
+            raise StackError(
+                self.name,
+                f"JMX exporter port {self.jmx_exporter_port} on {self.host} is taken",
+                "stop whatever listens there, or set KAFKA_JMX_EXPORTER_PORT in .env",
+            )
         if (self.log_dirs / "meta.properties").exists():
             return
         progress(f"{self.name}: formatting KRaft storage")
@@ -326,6 +365,9 @@ class Kafka(Component):
             "-XX:InitiatingHeapOccupancyPercent=35",
             "-XX:+ExplicitGCInvokesConcurrent",
             "-XX:+ExitOnOutOfMemoryError",
+            # Only the broker gets the agent: StorageTool (prepare) must not bind the port.
+            f"-javaagent:{self.agent_jar()}={self.host}:{self.jmx_exporter_port}"
+            f":{self.jmx_exporter_config}",
             *self._jvm_args(),
             "kafka.Kafka",
             str(self.config_file),

@@ -1,4 +1,4 @@
-"""Prometheus: scrapes the gateway, generator, stream jobs and Kafka every 5 s.
+"""Prometheus: scrapes the gateway, generator, stream jobs, Kafka (and FerretDB) every 5 s.
 
 Debian's `prometheus` package provides the binary; its system service (/var/lib/prometheus) is never
 used. The stack renders infra/prometheus/prometheus.yml into the data folder and runs its own
@@ -29,6 +29,38 @@ RETENTION = "2d"
 
 def _target(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def render(template: str, targets: Mapping[str, str], ferretdb: Sequence[str] = ()) -> str:
+    """The template with its placeholders filled: `<name>_target` from `targets` (keys prometheus,
+    gateway, generator, stream, kafka_jmx) and the FerretDB target list (empty: not scraped).
+
+    Raises KeyError / ValueError for a missing or malformed placeholder.
+    """
+    values = {f"{name}_target": target for name, target in targets.items()}
+    values["ferretdb_targets"] = "[" + ", ".join(f'"{t}"' for t in ferretdb) + "]"
+    return Template(template).substitute(values)
+
+
+#: the template rendered for infra/docker-compose.yml: services by their compose names, and the
+#: Python services (run on the host) through host.docker.internal
+COMPOSE_TARGETS: Mapping[str, str] = {
+    "prometheus": "localhost:9090",
+    "gateway": "host.docker.internal:8000",
+    "generator": "host.docker.internal:8001",
+    "stream": "host.docker.internal:8002",
+    "kafka_jmx": "kafka:7071",
+}
+COMPOSE_CONFIG = "prometheus/prometheus.compose.yml"
+
+
+def compose_config(template: str) -> str:
+    """The text of infra/prometheus/prometheus.compose.yml (compose_test keeps the file in step)."""
+    header = (
+        "# GENERATED from prometheus.yml by globalmart.stack.prometheus.compose_config for\n"
+        "# infra/docker-compose.yml: edit the template, then regenerate this file.\n"
+    )
+    return header + render(template, COMPOSE_TARGETS)
 
 
 class Prometheus(Component):
@@ -87,18 +119,20 @@ class Prometheus(Component):
     def render_config(self) -> bool:
         """Render the template into the data folder; True when the file changed."""
         try:
-            template = Template(self.template.read_text())
+            template = self.template.read_text()
         except OSError as exc:
             raise StackError(self.name, f"cannot read {self.template}: {exc.strerror}")
         s = self.settings
+        targets = {
+            "prometheus": _target(self.host, self.port),
+            "gateway": _target(s.api_host, s.api_port),
+            "generator": _target("localhost", s.generator_metrics_port),
+            "stream": _target("localhost", s.stream_metrics_port),
+            "kafka_jmx": _target(s.kafka_host, s.kafka_jmx_exporter_port),
+        }
+        ferretdb = [_target(s.mongo_host, s.mongo_metrics_port)] if s.mongo_metrics_port else []
         try:
-            text = template.substitute(
-                prometheus_target=_target(self.host, self.port),
-                gateway_target=_target(s.api_host, s.api_port),
-                generator_target=_target("localhost", s.generator_metrics_port),
-                stream_target=_target("localhost", s.stream_metrics_port),
-                kafka_jmx_target=_target(s.kafka_host, s.kafka_jmx_exporter_port),
-            )
+            text = render(template, targets, ferretdb)
         except (KeyError, ValueError) as exc:
             raise StackError(self.name, f"{self.template}: bad placeholder {exc}", "use $$ for $")
         if self.config_file.exists() and self.config_file.read_text() == text:

@@ -12,7 +12,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from globalmart.cli import schemas_cmd, stack_cmd
+from globalmart.cli import (
+    batch_cmd,
+    bench_cmd,
+    demo_cmd,
+    generate_cmd,
+    schemas_cmd,
+    serve_cmd,
+    stack_cmd,
+    stream_cmd,
+)
 from globalmart.cli.console import err_console
 from globalmart.core.logs import configure_logging
 from globalmart.core.settings import get_settings
@@ -26,6 +35,12 @@ app = typer.Typer(
 )
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(schemas_cmd.app, name="schemas")
+app.add_typer(generate_cmd.app, name="generate")
+app.add_typer(stream_cmd.app, name="stream")
+app.add_typer(batch_cmd.app, name="batch")
+app.add_typer(serve_cmd.app, name="serve")
+app.add_typer(demo_cmd.app, name="demo")
+app.add_typer(bench_cmd.app, name="bench")
 
 
 @app.callback()
@@ -45,31 +60,6 @@ def _global_options(
         os.environ["GLOBALMART_ENV_FILE"] = str(env_file.resolve())
         get_settings.cache_clear()
     configure_logging(log_level or get_settings().log_level)
-
-
-_PENDING = {
-    "generate": ("Stream realistic Avro events into Kafka.", 5),
-    "stream": ("Start, stop and inspect the 5 Spark Structured Streaming jobs.", 6),
-    "batch": ("Run the nightly warehouse ETL and batch analytics.", 7),
-    "serve": ("Serve the REST + GraphQL gateway and the web dashboard.", 8),
-    "demo": ("Run the whole pipeline on the local stack with a live summary.", 10),
-    "bench": ("Run benchmarks and print their figures.", 11),
-}
-
-
-def _pending_command(name: str, summary: str, issue: int) -> None:
-    @app.command(
-        name=name,
-        help=f"{summary} (not built yet: issue #{issue})",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    )
-    def _pending(ctx: typer.Context) -> None:
-        err_console.print(f"[yellow]`{name}` is not built yet[/yellow] (tracked in issue #{issue})")
-        raise typer.Exit(2)
-
-
-for _name, (_summary, _issue) in _PENDING.items():
-    _pending_command(_name, _summary, _issue)
 
 
 @app.command()

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     mongo_db: str = "globalmart_metrics"
     # FerretDB's debug handler (Prometheus metrics at /debug/metrics); 0 keeps it off.
     mongo_metrics_port: int = 0
+    # Age limit of run documents (generator runs, stream progress, batch runs, alert deliveries).
+    run_metrics_retention_days: float = Field(default=14.0, gt=0)
 
     # Apicurio Registry
     schema_registry_host: str = "localhost"

@@ -1,0 +1,1 @@
+"""The GlobalMart gateway: REST + GraphQL over the real-time and warehouse databases."""

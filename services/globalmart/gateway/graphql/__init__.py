@@ -1,0 +1,1 @@
+"""Strawberry GraphQL over the served tables (types generated from the sink schemas)."""

@@ -1,0 +1,1 @@
+"""One router per resource: tables, live, registry, ops, dashboard, health."""

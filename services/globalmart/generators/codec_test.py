@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.validation import validate
+
+from globalmart.generators.codec import InvalidDatum, compile_encoder, confluent_header
+from globalmart.generators.config import KINDS, ModelConfig
+from globalmart.generators.model import EventModel
+from globalmart.generators.reference import Reference
+from globalmart.generators.topics import Route
+from globalmart.generators.wire import dead_letter_record
+from globalmart.schemas.catalog import load_catalog
+
+CATALOG = load_catalog()
+
+
+def _fastavro(schema: dict[str, Any], datum: Any) -> bytes:
+    buffer = io.BytesIO()
+    schemaless_writer(buffer, parse_schema(schema), datum)
+    return buffer.getvalue()
+
+
+def _events(n: int, **overrides: Any) -> list[tuple[int, str, dict[str, Any]]]:
+    config = ModelConfig(seed=3, reference_seed=42, start_time_us=1_790_000_000_000_000)
+    model = EventModel(config if not overrides else ModelConfig(**{**config.__dict__, **overrides}))
+    return [model.next_event() for _ in range(n)]
+
+
+def test_generated_events_encode_exactly_like_fastavro() -> None:
+    schemas = [CATALOG.entry(kind).latest.data for kind in KINDS]
+    encoders = [compile_encoder(schema) for schema in schemas]
+    seen = set()
+    for kind, _key, event in _events(3000):
+        assert encoders[kind](event) == _fastavro(schemas[kind], event)
+        seen.add(kind)
+    assert seen == {0, 1, 2}
+
+
+def test_reference_records_and_dead_letters_encode_like_fastavro() -> None:
+    ref = Reference(7)
+    records = {
+        "user": list(ref.users(50)),
+        "product": list(ref.products(50)),
+        "category": list(ref.categories()),
+        "country": list(ref.countries()),
+    }
+    for name, rows in records.items():
+        schema = CATALOG.entry(name).latest.data
+        encode = compile_encoder(schema)
+        for row in rows:
+            assert encode(row) == _fastavro(schema, row)
+    route = Route("transaction", "transactions-topic", "x-transactions-topic")
+    letter = dead_letter_record(
+        route, "U1", {"event_id": "e", "amount": Decimal("1.5")}, "bad", "E"
+    )
+    schema = CATALOG.entry("dead_letter").latest.data
+    assert compile_encoder(schema)(letter) == _fastavro(schema, letter)
+
+
+def test_header_prefixes_the_confluent_framing_and_round_trips() -> None:
+    schema = CATALOG.entry("transaction").latest.data
+    _kind, _key, event = next(e for e in _events(200) if e[0] == 2)
+    value = compile_encoder(schema, confluent_header(258))(event)
+    assert value[:5] == b"\x00\x00\x00\x01\x02"
+    decoded: Any = schemaless_reader(io.BytesIO(value[5:]), parse_schema(schema))
+    assert decoded["total_amount"] == event["total_amount"]
+    assert decoded["items"][0]["product_id"] == event["items"][0]["product_id"]
+
+
+def _fastavro_accepts(datum: Any, parsed: Any) -> bool:
+    try:
+        return bool(validate(datum, parsed, raise_errors=False, strict=True))
+    except (ValueError, TypeError):  # its decimal preparation raises instead of answering
+        return False
+
+
+def _broken_variants(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    variants = []
+    for field, bad in [
+        ("user_id", 12345),
+        ("user_id", None),
+        ("user_id", b"U1"),
+        ("action", "teleport"),
+        ("event_time", "yesterday"),
+        ("event_time", 2**63),
+        ("cart_item_count", 2**31),
+        ("cart_item_count", True),
+        ("cart_total", Decimal("1.005")),
+        ("cart_total", Decimal("12345678901.00")),
+        ("cart_total", 12.5),
+        ("quantity", "two"),
+    ]:
+        if field in event:
+            variants.append((field, {**event, field: bad}))
+    missing = dict(event)
+    del missing["country"]
+    variants.append(("country", missing))
+    return variants
+
+
+def test_rejects_what_fastavro_rejects_and_names_the_field() -> None:
+    schema = CATALOG.entry("cart_event").latest.data
+    parsed = parse_schema(schema)
+    encode = compile_encoder(schema)
+    _kind, _key, event = next(e for e in _events(200) if e[0] == 1 and e[2]["quantity"])
+    for field, broken in _broken_variants(event):
+        assert not _fastavro_accepts(broken, parsed), field
+        with pytest.raises(InvalidDatum) as caught:
+            encode(broken)
+        assert caught.value.path == field, (field, str(caught.value))
+
+
+def test_unknown_fields_are_rejected_missing_defaults_filled() -> None:
+    schema = CATALOG.entry("product_view").latest.data
+    encode = compile_encoder(schema)
+    _kind, _key, event = next(e for e in _events(50) if e[0] == 0)
+    with pytest.raises(InvalidDatum, match="unknown field"):
+        encode({**event, "colour": "red"})
+    trimmed = {k: v for k, v in event.items() if k not in ("filters", "duration_seconds")}
+    full = {**trimmed, "filters": {}, "duration_seconds": None}
+    assert encode(trimmed) == encode(full) == _fastavro(schema, full)
+
+
+def test_timestamps_take_aware_datetimes_only() -> None:
+    schema = {
+        "type": "record",
+        "name": "t",
+        "fields": [{"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}}],
+    }
+    encode = compile_encoder(schema)
+    moment = datetime(2026, 11, 24, 12, 0, 0, 123456, tzinfo=UTC)
+    micros = int(moment.timestamp()) * 1_000_000 + 123456
+    assert encode({"at": moment}) == encode({"at": micros}) == _fastavro(schema, {"at": micros})
+    shifted = moment.astimezone(timezone(timedelta(hours=9)))
+    assert encode({"at": shifted}) == encode({"at": micros})
+    with pytest.raises(InvalidDatum, match="naive"):
+        encode({"at": moment.replace(tzinfo=None)})
+
+
+def test_general_unions_pick_the_first_matching_branch() -> None:
+    schema = {
+        "type": "record",
+        "name": "u",
+        "fields": [
+            {"name": "v", "type": ["null", "int", "string", {"type": "array", "items": "long"}]},
+            {"name": "w", "type": ["string", "null"]},
+            {"name": "d", "type": "double"},
+            {"name": "b", "type": "boolean"},
+            {"name": "m", "type": {"type": "map", "values": ["null", "float"]}},
+        ],
+    }
+    encode = compile_encoder(schema)
+    for datum in [
+        {"v": None, "w": "x", "d": 1.5, "b": True, "m": {}},
+        {"v": 7, "w": None, "d": 2, "b": False, "m": {"a": 1.5, "b": None}},
+        {"v": "seven", "w": "é", "d": -0.25, "b": True, "m": {"k": 3}},
+        {"v": [1, -2, 2**40], "w": None, "d": 1e300, "b": False, "m": {}},
+    ]:
+        assert encode(datum) == _fastavro(schema, datum), datum
+    with pytest.raises(InvalidDatum, match="union"):
+        encode({"v": 1.5, "w": None, "d": 1.0, "b": True, "m": {}})
+    with pytest.raises(InvalidDatum) as caught:
+        encode({"v": None, "w": None, "d": 1.0, "b": 1, "m": {}})
+    assert caught.value.path == "b"
+
+
+def test_long_strings_and_big_counts_use_multi_byte_lengths() -> None:
+    schema = {
+        "type": "record",
+        "name": "s",
+        "fields": [
+            {"name": "text", "type": "string"},
+            {"name": "items", "type": {"type": "array", "items": "int"}},
+        ],
+    }
+    datum = {"text": "ü" * 300, "items": list(range(-100, 100))}
+    assert compile_encoder(schema)(datum) == _fastavro(schema, datum)

@@ -1,0 +1,91 @@
+"""`globalmart bench <benchmark>`: commands that measure and print figures (one per benchmark)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from globalmart.cli.console import console, err_console
+
+app = typer.Typer(help="Run benchmarks against the local stack and print their figures.")
+
+
+@app.command()
+def generator(
+    events: Annotated[int, typer.Option(help="Events the generator sends.", min=1000)] = 300_000,
+    processes: Annotated[int, typer.Option(help="Generator worker processes.", min=1)] = 1,
+    kafka_records: Annotated[
+        Optional[int], typer.Option(help="Records for ProducerPerformance (default: --events).")
+    ] = None,
+    rounds: Annotated[
+        int, typer.Option(help="Alternate both this many times; the best of each counts.", min=1)
+    ] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Generator events/s into the broker (default mix) vs Kafka's ProducerPerformance."""
+    from globalmart.bench.generator import BenchError, run_generator_bench
+    from globalmart.core.settings import get_settings
+
+    try:
+        result = run_generator_bench(get_settings(), events, processes, kafka_records, rounds)
+    except BenchError as exc:
+        err_console.print(f"[bold red]error[/bold red] {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        console.print_json(json.dumps(result.as_dict()))
+        return
+    table = Table(title=f"bench generator (acks=all, default mix, best of {result.rounds})")
+    table.add_column("producer")
+    table.add_column("records", justify="right")
+    table.add_column("records/s", justify="right")
+    table.add_column("record bytes", justify="right")
+    table.add_row(
+        f"globalmart generator ({result.processes} process)",
+        f"{result.events:,}",
+        f"{result.events_per_second:,.0f}",
+        f"{result.average_record_bytes:.0f} (+9 key)",
+    )
+    table.add_row(
+        "kafka ProducerPerformance",
+        f"{result.kafka_records:,}",
+        f"{result.kafka_records_per_second:,.0f}",
+        f"{result.average_record_bytes + 9:.0f}",
+    )
+    console.print(table)
+    verdict = "[green]met[/green]" if result.meets_target else "[yellow]not met[/yellow]"
+    console.print(
+        f"ratio generator/kafka: {result.ratio:.2f} · target "
+        f"{result.target_events_per_second:,.0f} events/s "
+        "(min of 100k/s and 0.5 x Kafka tool): "
+        f"{verdict}"
+    )
+
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")]
+
+
+def _emit(result: dict[str, object], as_json: bool) -> None:
+    # The bench functions print their own table; --json prints only the figures.
+    if as_json:
+        console.print_json(json.dumps(result, default=str))
+
+
+@app.command()
+def batch(as_json: AsJson = False) -> None:
+    """One day at the spec's volume through the batch jobs, against DuckDB on the same data."""
+    from globalmart.bench.batch import run_batch_bench
+    from globalmart.core.settings import get_settings
+
+    _emit(run_batch_bench(get_settings(), as_json), as_json)
+
+
+@app.command()
+def api(as_json: AsJson = False) -> None:
+    """Cached GET latency and requests/s of the gateway, against a bare Redis GET."""
+    from globalmart.bench.api import run_api_bench
+    from globalmart.core.settings import get_settings
+
+    _emit(run_api_bench(get_settings(), as_json), as_json)

@@ -1,0 +1,60 @@
+"""Read the raw archive for a range of event dates, deduplicated on event_id."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from globalmart.warehouse.frames import archive_schema
+from globalmart.warehouse.hadoopfs import HadoopFS
+from globalmart.warehouse.layout import PARTITION, days, partition_dir
+
+
+def read_events(
+    spark: SparkSession, base_path: str, event_type: str, first: date, last: date
+) -> DataFrame:
+    """Events of `event_type` with event dates first..last (empty frame when none)."""
+    fs = HadoopFS(spark, base_path)
+    paths = [
+        partition_dir(base_path, event_type, day)
+        for day in days(first, last)
+        if fs.exists(partition_dir(base_path, event_type, day))
+    ]
+    schema = archive_schema(spark, event_type)
+    if not paths:
+        return spark.createDataFrame([], schema)
+    frame = (
+        spark.read.option("basePath", f"{base_path.rstrip('/')}/{event_type}")
+        .option("mergeSchema", "true")
+        .parquet(*paths)
+    )
+    # Files written by older schema versions lack newer fields: add them as nulls.
+    for field in schema.fields:
+        if field.name not in frame.columns:
+            frame = frame.withColumn(field.name, F.lit(None).cast(field.dataType))
+    frame = frame.withColumn(PARTITION, F.col(PARTITION).cast("date"))
+    # A producer retry can archive an event twice: the same event_id, the same content.
+    return frame.select(*schema.fieldNames()).dropDuplicates(["event_id"])
+
+
+def transaction_lines(transactions: DataFrame) -> DataFrame:
+    """One row per order line: the transaction's columns plus line_number (from 1) and the item."""
+    return transactions.select("*", F.posexplode("items").alias("line_index", "item")).select(
+        "event_id",
+        "event_time",
+        "transaction_id",
+        "user_id",
+        "session_id",
+        "country",
+        "payment_method",
+        "total_amount",
+        PARTITION,
+        (F.col("line_index") + 1).cast("int").alias("line_number"),
+        F.col("item.product_id").alias("product_id"),
+        F.col("item.category_id").alias("category_id"),
+        F.col("item.quantity").alias("quantity"),
+        F.col("item.unit_price").alias("unit_price"),
+        F.col("item.line_amount").alias("line_amount"),
+    )
