@@ -854,12 +854,13 @@ def business_metrics() -> Json:
                 "Cart abandonment",
                 [
                     sql(
-                        "SELECT sum(abandon_count)::float8 / nullif(sum(session_count), 0) "
+                        "SELECT sum(abandon_count)::float8"
+                        " / nullif(sum(checkout_count) + sum(abandon_count), 0) "
                         'AS "abandonment" FROM cart_metrics WHERE $__timeFilter(window_start)',
                         table=True,
                     )
                 ],
-                "Cart sessions abandoned with items in them.",
+                "Abandoned / (checked out + abandoned), as cart_metrics.abandonment_rate.",
                 unit="percentunit",
                 width=4,
                 height=4,
@@ -934,7 +935,8 @@ def business_metrics() -> Json:
                             "conversion",
                         ),
                         (
-                            "sum(abandon_count)::float8 / nullif(sum(session_count), 0)",
+                            "sum(abandon_count)::float8"
+                            " / nullif(sum(checkout_count) + sum(abandon_count), 0)",
                             "abandonment",
                         ),
                     ],
