@@ -78,3 +78,21 @@ def test_hostile_filter_values_are_only_data(settings: Settings) -> None:
         assert client.post("/graphql", json={"query": query}).json()["data"] == {
             "sales_by_country": {"items": []}
         }
+
+
+def test_ops_runs_endpoint_reads_the_metrics_store(live_stack: Callable[..., Settings]) -> None:
+    from globalmart.core.runlog import BATCH_RUNS, RunLog
+
+    settings = live_stack("postgres-realtime", "postgres-warehouse", "redis", "ferretdb")
+    marker = f"run-{unique_suffix()}"
+    with RunLog(settings) as log:
+        log.record(BATCH_RUNS, {"run": marker, "status": "ok", "rows": 7})
+    config = GatewayConfig(ops_api_keys=[OPS], rate_limit_per_second=0)
+    with TestClient(create_app(settings, config)) as client:
+        assert client.get("/api/v1/ops/runs/batch_runs").status_code == 401
+        body = client.get("/api/v1/ops/runs/batch_runs", headers={"X-API-Key": OPS}).json()
+        assert body["collection"] == "batch_runs"
+        assert any(doc.get("run") == marker and doc["rows"] == 7 for doc in body["data"])
+        bad = client.get("/api/v1/ops/runs/nope", headers={"X-API-Key": OPS})
+        assert bad.status_code == 422 or bad.status_code == 400
+        assert bad.headers["content-type"].startswith("application/problem+json")

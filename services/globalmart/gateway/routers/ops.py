@@ -1,4 +1,4 @@
-"""Ops and admin endpoints (API keys): cache statistics and invalidation.
+"""Ops and admin endpoints (API keys): cache statistics and invalidation, run metrics.
 
 The ops tables themselves (`dead_letters`, `stream_batch_ledger`) are ordinary table routes that
 require an ops key (see routers.tables).
@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from pymongo.errors import PyMongoError
 
+from globalmart.core.runlog import COLLECTIONS, RunLog
 from globalmart.gateway.cache import CACHE_REQUESTS, _totals
 from globalmart.gateway.freshness import bump_generation, generation_key
 from globalmart.gateway.problems import problem_responses
@@ -55,3 +58,30 @@ async def invalidate(
 ) -> dict[str, Any]:
     generation = await bump_generation(gateway.redis, database, gateway.config.cache_prefix)
     return {"database": database, "generation": generation}
+
+
+RunKind = Literal["generator_runs", "stream_progress", "batch_runs", "alert_deliveries"]
+
+
+@router.get(
+    "/ops/runs/{collection}",
+    tags=["ops"],
+    summary="Latest run documents from the metrics store (generator runs, stream progress, ...)",
+)
+async def runs(
+    gateway: GatewayDep,
+    _role: RequireOps,
+    collection: RunKind,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    assert collection in COLLECTIONS  # the Literal above is the same list
+
+    def latest() -> list[dict[str, Any]]:
+        with RunLog(gateway.settings) as log:
+            return log.latest(collection, limit)
+
+    try:
+        documents = await run_in_threadpool(latest)
+    except PyMongoError as error:
+        raise HTTPException(503, f"the run metrics store is unavailable: {error}") from None
+    return {"collection": collection, "count": len(documents), "data": documents}
