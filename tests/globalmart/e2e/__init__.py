@@ -1,1 +1,0 @@
-"""End-to-end tests: the whole pipeline as a user runs it."""
