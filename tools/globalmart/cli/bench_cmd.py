@@ -74,6 +74,15 @@ def _emit(result: dict[str, object], as_json: bool) -> None:
 
 
 @app.command()
+def stream(as_json: AsJson = False) -> None:
+    """Highest sustained input rate the 5 stream jobs keep up with, and event-to-row latency."""
+    from globalmart.bench.stream import run_stream_bench
+    from globalmart.core.settings import get_settings
+
+    _emit(run_stream_bench(get_settings(), as_json), as_json)
+
+
+@app.command()
 def batch(as_json: AsJson = False) -> None:
     """One day at the spec's volume through the batch jobs, against DuckDB on the same data."""
     from globalmart.bench.batch import run_batch_bench
