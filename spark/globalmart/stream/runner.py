@@ -32,6 +32,7 @@ from globalmart.stream.writer import BatchReport, PostgresBatchWriter, forget_le
 log = logging.getLogger(__name__)
 
 AVAILABLE_NOW = "available-now"
+MAX_PLAN_STRING = 20_000
 
 
 def default_checkpoint_root(settings: Settings) -> Path:
@@ -94,6 +95,9 @@ def start_job(
     spec: JobSpec,
     on_commit: Callable[[BatchReport], None] | None = None,
 ) -> StreamingQuery:
+    # The jobs' plans are large: unbounded plan strings in errors overflow the stack of Spark's
+    # redaction regex and bury the message. Truncate them.
+    spark.conf.set("spark.sql.maxPlanStringLength", str(MAX_PLAN_STRING))
     name = config.query_name(spec)
     topic = config.topic(spec.source)
     checkpoint = config.checkpoint(spec)

@@ -127,7 +127,7 @@ def start(
         typer.Option(help="log, webhook=<url>; add @warning/@critical for a minimum severity."),
     ] = None,
     foreground: Annotated[bool, typer.Option(help="Run in this process (Ctrl-C stops).")] = False,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for the queries to start.")] = 180.0,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the queries to start.")] = 300.0,
     run_dir: RunDir = None,
 ) -> None:
     """Start the jobs (all by default) in one background Spark driver."""

@@ -1,0 +1,1 @@
+"""End-to-end tests: the whole pipeline as a user runs it."""
