@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -98,3 +99,40 @@ def api(as_json: AsJson = False) -> None:
     from globalmart.core.settings import get_settings
 
     _emit(run_api_bench(get_settings(), as_json), as_json)
+
+
+@app.command(name="all")
+def all_(
+    only: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Benches to run (repeat or comma-separate): generator, stream, batch, api."),
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Folder of the JSON result and Markdown report.")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option(help="Smaller generator and stream runs (indicative figures).")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """The benches in one run: a JSON result and a Markdown report (machine, versions, ratios)."""
+    from globalmart.bench import all as bench_all
+    from globalmart.core.settings import get_settings
+
+    try:
+        names = bench_all.parse_only(only)
+    except ValueError as exc:
+        err_console.print(f"[bold red]error[/bold red] {exc}")
+        raise typer.Exit(2) from None
+    sizes = bench_all.Sizes.quick() if quick else bench_all.Sizes()
+    result = bench_all.run_all(get_settings(), names, sizes, quiet=as_json)
+    json_path, md_path = bench_all.write_report(result, out or bench_all.default_out_dir())
+    if as_json:
+        console.print_json(json.dumps(result, default=str))
+    else:
+        console.print(bench_all.render_markdown(result), markup=False)
+    err_console.print(f"wrote {json_path} and {md_path}")
+    failed = [n for n, e in result["benches"].items() if not e.get("ok")]
+    if failed:
+        err_console.print(f"[bold red]failed[/bold red]: {', '.join(failed)}")
+        raise typer.Exit(1)
