@@ -38,8 +38,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MISSING = object()
 #: memo caches of encoded values, shared by all encoders (bounded: cleared when full)
 _CACHE_LIMIT = 200_000
-_DECIMALS: dict[tuple[Decimal, int, int], bytes] = {}
+#: per (precision, scale): Decimal -> encoded (equal Decimals, e.g. 1.5 and 1.50, encode alike)
+_DECIMALS: dict[tuple[int, int], dict[Decimal, bytes]] = {}
 _STRINGS: dict[str, bytes] = {}
+#: timestamps: the upper six varint bytes of today's epoch microseconds, by value >> 13
+_TIMES: dict[int, bytes] = {}
 #: strings up to this length are memoised (ids, codes); longer ones (uuids, text) are not
 _MEMO_MAX_LEN = 24
 
@@ -92,6 +95,34 @@ def _varlong(n: int) -> bytes:
 #: one-byte lengths 0..63, already zigzag-encoded
 _LENGTHS = [bytes([n << 1]) for n in range(64)]
 
+# Timestamps in [2^48, 2^55) us (1978 to 3111) have 8-byte varints whose first two bytes depend
+# only on the low 13 bits and whose last six change every 8 ms: a table and a memo replace the
+# per-event bit loop (the largest single cost of encoding an event).
+_TS_LOW, _TS_HIGH = 1 << 48, 1 << 55
+_TS_LOW_BYTES = [bytes(((n << 1) & 0x7F | 0x80, n >> 6 | 0x80)) for n in range(1 << 13)]
+
+
+def _ts_high(h: int) -> bytes:
+    """Varint bytes 3-8 of a timestamp in [_TS_LOW, _TS_HIGH), from h = value >> 13."""
+    encoded = bytes(
+        (
+            h & 0x7F | 0x80,
+            h >> 7 & 0x7F | 0x80,
+            h >> 14 & 0x7F | 0x80,
+            h >> 21 & 0x7F | 0x80,
+            h >> 28 & 0x7F | 0x80,
+            h >> 35,
+        )
+    )
+    if len(_TIMES) >= _CACHE_LIMIT:
+        _TIMES.clear()
+    _TIMES[h] = encoded
+    return encoded
+
+
+def _decimal_memo(precision: int, scale: int) -> dict[Decimal, bytes]:
+    return _DECIMALS.setdefault((precision, scale), {})
+
 
 def _describe(value: Any) -> str:
     text = repr(value)
@@ -141,17 +172,18 @@ def _decimal(value: Any, path: str, precision: int, scale: int) -> int:
 
 def _decimal_bytes(value: Any, path: str, precision: int, scale: int) -> bytes:
     """Length-prefixed two's complement of the unscaled value (memoised: prices repeat)."""
-    key = (value, precision, scale)
-    if type(value) is Decimal:
-        found = _DECIMALS.get(key)
+    memo = _decimal_memo(precision, scale)
+    if type(value) is Decimal and value.is_finite():
+        found = memo.get(value)
         if found is not None:
             return found
     unscaled = _decimal(value, path, precision, scale)
     raw = unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True)
     encoded = _varlong(len(raw)) + raw
-    if len(_DECIMALS) >= _CACHE_LIMIT:
-        _DECIMALS.clear()
-    _DECIMALS[key] = encoded
+    if type(value) is Decimal:
+        if len(memo) >= _CACHE_LIMIT:
+            memo.clear()
+        memo[value] = encoded
     return encoded
 
 
@@ -195,7 +227,11 @@ _RUNTIME: dict[str, Any] = {
     "_decimal_bytes": _decimal_bytes,
     "_fast_string": _fast_string,
     "_STRINGS": _STRINGS,
-    "_DECIMALS": _DECIMALS,
+    "_TIMES": _TIMES,
+    "_TS_LOW": _TS_LOW,
+    "_TS_HIGH": _TS_HIGH,
+    "_TS_LOW_BYTES": _TS_LOW_BYTES,
+    "_ts_high": _ts_high,
     "_Decimal": Decimal,
     "_decimal_fixed": _decimal_fixed,
     "_check_keys": _check_keys,
@@ -271,9 +307,8 @@ class _Compiler:
         if logical == "decimal" and kind in ("bytes", "fixed"):
             precision, scale = int(schema["precision"]), int(schema.get("scale", 0))
             if kind == "bytes" and self.fast:  # the memo first (prices repeat); Decimal only
-                self.line(
-                    depth, f"ext((type({v}) is _Decimal and dget(({v}, {precision}, {scale})))"
-                )
+                memo = self.const(_decimal_memo(precision, scale).get, "_dget")
+                self.line(depth, f"ext((type({v}) is _Decimal and {memo}({v}))")
                 self.line(depth + 2, f"or _decimal_bytes({v}, {p}, {precision}, {scale}))")
             elif kind == "bytes":
                 self.line(depth, f"ext(_decimal_bytes({v}, {p}, {precision}, {scale}))")
@@ -284,9 +319,15 @@ class _Compiler:
         if logical in ("timestamp-micros", "timestamp-millis") and kind == "long":
             per_second = 1_000_000 if logical == "timestamp-micros" else 1000
             if self.fast:  # ints in range only; datetimes go the careful way
-                self.line(depth, f"if type({v}) is not int or not _LONG_MIN <= {v} <= _LONG_MAX:")
+                self.line(depth, f"if type({v}) is not int:")
                 self.line(depth + 1, "raise TypeError")
-                self.line(depth, f"ext(_varlong({v}))")
+                self.line(depth, f"if _TS_LOW <= {v} < _TS_HIGH:")
+                self.line(depth + 1, f"ext(_TS_LOW_BYTES[{v} & 8191])")
+                self.line(depth + 1, f"ext(tget({v} >> 13) or _ts_high({v} >> 13))")
+                self.line(depth, f"elif _LONG_MIN <= {v} <= _LONG_MAX:")
+                self.line(depth + 1, f"ext(_varlong({v}))")
+                self.line(depth, "else:")
+                self.line(depth + 1, "raise TypeError")
                 return
             self.line(depth, f"if type({v}) is not int:")
             self.line(depth + 1, f"{v} = _timestamp({v}, {p}, {per_second})")
@@ -478,7 +519,7 @@ def _build(schema: Any, header: bytes, fast: bool) -> Encoder:
     compiler.line(1, "app = out.append")
     compiler.line(1, "ext = out.extend")
     compiler.line(1, "sget = _STRINGS.get")
-    compiler.line(1, "dget = _DECIMALS.get")
+    compiler.line(1, "tget = _TIMES.get")
     compiler.emit(schema, "datum", "", 1, "")
     compiler.line(1, "return bytes(out)")
     source = "def encode(datum):\n" + "\n".join(compiler.lines) + "\n"

@@ -181,3 +181,48 @@ def test_long_strings_and_big_counts_use_multi_byte_lengths() -> None:
     }
     datum = {"text": "ü" * 300, "items": list(range(-100, 100))}
     assert compile_encoder(schema)(datum) == _fastavro(schema, datum)
+
+
+def test_timestamps_encode_like_fastavro_across_the_fast_range_and_beyond() -> None:
+    # The fast path uses a table and a memo for [2^48, 2^55) us; its edges and the values
+    # outside it (the general varint) must give fastavro's bytes too, and a datetime the same.
+    schema = {
+        "type": "record",
+        "name": "t",
+        "fields": [{"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}}],
+    }
+    encode = compile_encoder(schema)
+    edges = [
+        0,
+        1,
+        -1,
+        2**48 - 1,
+        2**48,
+        2**48 + 8191,
+        2**55 - 1,
+        2**55,
+        2**63 - 1,
+        -(2**63),
+    ]
+    steps = [1_790_000_000_000_000 + n * 8192 + r for n in range(-3, 4) for r in (0, 1, 8191)]
+    for value in edges + steps:
+        assert encode({"at": value}) == _fastavro(schema, {"at": value}), value
+    moment = datetime(2026, 11, 24, 12, 0, 0, 8191, tzinfo=UTC)
+    assert encode({"at": moment}) == _fastavro(schema, {"at": moment})
+    with pytest.raises(InvalidDatum, match="at"):
+        encode({"at": 2**63})
+
+
+def test_equal_decimals_share_one_encoding_and_bad_ones_still_fail() -> None:
+    # The decimal memo is keyed by value: 1.5 and 1.50 are equal and encode alike, while a
+    # value with too many places never matches a memo entry and is rejected.
+    schema = CATALOG.entry("cart_event").latest.data
+    encode = compile_encoder(schema)
+    _kind, _key, event = next(e for e in _events(200) if e[0] == 1)
+    one = encode({**event, "cart_total": Decimal("1.5")})
+    assert one == encode({**event, "cart_total": Decimal("1.50")})
+    assert one == _fastavro(schema, {**event, "cart_total": Decimal("1.50")})
+    with pytest.raises(InvalidDatum, match="cart_total"):
+        encode({**event, "cart_total": Decimal("1.505")})
+    with pytest.raises(InvalidDatum, match="cart_total"):
+        encode({**event, "cart_total": Decimal("NaN")})

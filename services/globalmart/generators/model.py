@@ -61,6 +61,7 @@ _VIEW_WEIGHTS: Final = {
 _CART_WEIGHTS: Final = (0.33, 0.41, 0.48, 0.88)
 _SESSION_VIEWS: Final = {"browser": 12, "regular": 6, "bargain_hunter": 10, "big_spender": 4}
 _SORTS: Final = ("price_asc", "price_desc", "rating", "newest", "popularity")
+_HEX4: Final = tuple(f"{n:04x}" for n in range(1 << 16))
 _CATEGORY_IDS: Final = ("",) + tuple(ref.category_id(c) for c in range(1, ref.CATEGORY_COUNT + 1))
 
 
@@ -68,6 +69,13 @@ def _event_id_prefix(seed: int, worker: int) -> str:
     h = f"{ref.mix64(seed, 101, worker):016x}{ref.mix64(seed, 102, worker):016x}"
     variant = "89ab"[int(h[16], 16) & 3]
     return f"{h[0:8]}-{h[8:12]}-8{h[13:16]}-{variant}{h[17:20]}-"
+
+
+#: what a session needs to know of its user: (user_id, country code, payments, segment,
+#: browsing thresholds), derived from the reference data and memoised (it is hashing)
+_Shopper = tuple[str, str, tuple[tuple[str, float], ...], str, tuple[float, float, float]]
+#: memo bounds (entries): 10M users or 250K products must not all stay in memory
+_MEMO_LIMIT: Final = 200_000
 
 
 class _Session:
@@ -87,15 +95,10 @@ class _Session:
         "view_thresholds",
     )
 
-    def __init__(self, session_id: str, user: int, reference: ref.Reference) -> None:
-        country = reference.user_country(user)
+    def __init__(self, session_id: str, user: int, shopper: _Shopper) -> None:
         self.session_id = session_id
         self.user = user
-        self.user_id = ref.user_id(user)
-        self.country = country.code
-        self.payments = country.payments
-        self.segment = reference.user_segment(user)
-        self.view_thresholds = _VIEW_WEIGHTS[self.segment]
+        self.user_id, self.country, self.payments, self.segment, self.view_thresholds = shopper
         self.category = 0
         self.last_product = 0
         self.cart: dict[int, int] = {}
@@ -113,6 +116,7 @@ class EventModel:
         self.reference = ref.Reference(config.reference_seed)
         self.seq = 0
         self._id_prefix = _event_id_prefix(config.seed, config.worker)
+        self._id_high = f"{self._id_prefix}00000000"
         self._tag = f"{ref.mix64(config.seed, 103, 0) >> 32:08x}-{config.worker}"
         self._session_counter = 0
         self._transaction_counter = 0
@@ -140,6 +144,8 @@ class EventModel:
         self._recent_buyers: dict[int, int] = {}
         self._recent_order: deque[tuple[int, int]] = deque()
         self._products: dict[int, tuple[str, str, int, Decimal]] = {}
+        self._shoppers: dict[int, _Shopper] = {}
+        self._amounts: dict[int, Decimal] = {}  # cents -> dollars (Decimal() is costly)
         self._queries = [_search_queries(c) for c in range(1, ref.CATEGORY_COUNT + 1)]
         self._cheap = _categories_by_price(self._categories, cheapest=True)
         self._dear = _categories_by_price(self._categories, cheapest=False)
@@ -158,7 +164,10 @@ class EventModel:
         seq = self.seq
         self.seq = seq + 1
         now = int(self._start_us + seq * self._step_us)
-        event_id = f"{self._id_prefix}{seq:012x}"
+        low = seq & 0xFFFF
+        if not low:  # the id's upper 8 hex digits change every 65536 events
+            self._id_high = f"{self._id_prefix}{seq >> 16:08x}"
+        event_id = self._id_high + _HEX4[low]
         if random() < self._late_share:
             now -= self.rng.randint(MIN_LATENESS_US, self._max_late_us)
             self.counts["late"] += 1
@@ -191,11 +200,30 @@ class EventModel:
     def _new_session(self) -> _Session:
         user = self._pick_user()
         self._session_counter += 1
-        session = _Session(f"S-{self._tag}-{self._session_counter}", user, self.reference)
+        shopper = self._shoppers.get(user) or self._shopper(user)
+        session = _Session(f"S-{self._tag}-{self._session_counter}", user, shopper)
         session.category = self._random_category()
         session.views_left = 1 + int(self.rng.random() * 2 * _SESSION_VIEWS[session.segment])
         self._active_users.add(user)
         return session
+
+    def _shopper(self, user: int) -> _Shopper:
+        country = self.reference.user_country(user)
+        segment = self.reference.user_segment(user)
+        found = (ref.user_id(user), country.code, country.payments, segment, _VIEW_WEIGHTS[segment])
+        if len(self._shoppers) >= _MEMO_LIMIT:
+            self._shoppers.clear()
+        self._shoppers[user] = found
+        return found
+
+    def _amount(self, cents: int) -> Decimal:
+        """cents as a Decimal amount in dollars, memoised (totals repeat: prices are few)."""
+        found = self._amounts.get(cents)
+        if found is None:
+            if len(self._amounts) >= _MEMO_LIMIT:
+                self._amounts.clear()
+            found = self._amounts[cents] = Decimal(cents) * _CENT
+        return found
 
     def _end_session(self, index: int) -> None:
         self._active_users.discard(self.sessions[index].user)
@@ -353,7 +381,7 @@ class EventModel:
             "category_id": info[1] if info else None,
             "quantity": quantity,
             "unit_price": info[3] if info else None,
-            "cart_total": Decimal(session.cart_cents) * _CENT,
+            "cart_total": self._amounts.get(session.cart_cents) or self._amount(session.cart_cents),
             "cart_item_count": session.cart_units,
         }
         if ends:
@@ -397,8 +425,8 @@ class EventModel:
         if session is not None:
             country, payments, session_id = session.country, session.payments, session.session_id
         else:
-            found = self.reference.user_country(user)
-            country, payments, session_id = found.code, found.payments, None
+            shopper = self._shoppers.get(user) or self._shopper(user)
+            country, payments, session_id = shopper[1], shopper[2], None
         self._transaction_counter += 1
         lines = []
         total = 0
@@ -411,10 +439,10 @@ class EventModel:
                     "category_id": cid,
                     "quantity": quantity,
                     "unit_price": price,
-                    "line_amount": Decimal(cents * quantity) * _CENT,
+                    "line_amount": self._amount(cents * quantity),
                 }
             )
-        user_id = ref.user_id(user)
+        user_id = (self._shoppers.get(user) or self._shopper(user))[0]
         event = {
             "event_id": event_id,
             "event_time": now,
@@ -424,7 +452,7 @@ class EventModel:
             "country": country,
             "payment_method": ref._pick(payments, rng.random()),
             "items": lines,
-            "total_amount": Decimal(total) * _CENT,
+            "total_amount": self._amount(total),
         }
         return TRANSACTION_KIND, user_id, event
 
