@@ -226,3 +226,19 @@ def test_equal_decimals_share_one_encoding_and_bad_ones_still_fail() -> None:
         encode({**event, "cart_total": Decimal("1.505")})
     with pytest.raises(InvalidDatum, match="cart_total"):
         encode({**event, "cart_total": Decimal("NaN")})
+
+
+def test_memo_bounds_do_not_change_the_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Strings, decimals and timestamp bytes are memoised in bounded dicts cleared when full:
+    # with a bound of 2 every encoding still equals fastavro's.
+    from globalmart.generators import codec
+
+    monkeypatch.setattr(codec, "_CACHE_LIMIT", 2)
+    for memo in (codec._STRINGS, codec._TIMES, *codec._DECIMALS.values()):
+        memo.clear()  # earlier tests filled them: start empty so every kind of entry is added
+    schemas = [CATALOG.entry(kind).latest.data for kind in KINDS]
+    encoders = [compile_encoder(schema) for schema in schemas]
+    for kind, _key, event in _events(1500):
+        assert encoders[kind](event) == _fastavro(schemas[kind], event)
+    assert len(codec._TIMES) <= 2 and len(codec._STRINGS) <= 2
+    assert all(len(memo) <= 2 for memo in codec._DECIMALS.values())

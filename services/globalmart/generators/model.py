@@ -190,11 +190,15 @@ class EventModel:
 
     def _pick_user(self) -> int:
         """A user not shopping right now and without a purchase in the last 5 minutes, if any."""
-        user = self._draw_user()
+        # _draw_user inlined: with few users all may be taken, and then all five draws happen
+        random, count = self._random, self._user_count
+        workers, offset = self.config.workers, self.config.worker + 1
+        active, recent = self._active_users, self._recent_buyers
+        user = int(random() * count) * workers + offset
         for _ in range(4):
-            if user not in self._active_users and user not in self._recent_buyers:
+            if user not in active and user not in recent:
                 break
-            user = self._draw_user()
+            user = int(random() * count) * workers + offset
         return user
 
     def _new_session(self) -> _Session:

@@ -245,3 +245,16 @@ def test_tiny_catalogs_still_work() -> None:
     assert {key for _k, key, _e in events} == {"U00000001"}
     assert {e["product_id"] for k, _u, e in events if k == 0} <= {"P000001", None}
     assert re.fullmatch(r"S-[0-9a-f]{8}-0-\d+", events[0][2]["session_id"])
+
+
+def test_memo_bounds_do_not_change_the_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The model memoises shoppers and amounts in bounded dicts that are cleared when full; a
+    # clear must only cost time: the same config gives the same events with a tiny bound.
+    from globalmart.generators import model as model_module
+
+    config = replace(BASE, users=2_000, events_per_second=100_000.0)
+    _model, expected = _run(config, 20_000)
+    monkeypatch.setattr(model_module, "_MEMO_LIMIT", 3)
+    tiny, events = _run(config, 20_000)
+    assert len(tiny._shoppers) <= 3 and len(tiny._amounts) <= 3
+    assert events == expected
