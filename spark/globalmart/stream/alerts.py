@@ -39,7 +39,8 @@ class AlertChannel(Protocol):
     name: str
     min_severity: str
 
-    def deliver(self, alert: Mapping[str, Any]) -> None: ...
+    def deliver(self, alert: Mapping[str, Any]) -> None:
+        ...
 
 
 def payload(alert: Mapping[str, Any]) -> dict[str, Any]:

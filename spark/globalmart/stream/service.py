@@ -141,6 +141,8 @@ class StreamService:
         self.failures: dict[str, dict[str, Any]] = {}
         self.wanted: list[str] = []
         self.stopping = threading.Event()
+        #: a process (e.g. `demo`) whose end also ends this driver, so none is left orphaned
+        self.owner_pid: int | None = None
         self.started_at = datetime.now(UTC)
         self._lock = threading.Lock()
 
@@ -310,6 +312,9 @@ class StreamService:
         """Supervise until stopped (SIGTERM) or, with trigger available-now, until all finish."""
         once = self.config.trigger == runner.AVAILABLE_NOW
         while not self.stopping.is_set():
+            if self.owner_pid is not None and not _alive(self.owner_pid):
+                log.info("owner process %d is gone: stopping gracefully", self.owner_pid)
+                break
             self.handle_requests()
             if once:
                 self._restart_failed_once()
@@ -334,6 +339,16 @@ class StreamService:
         self.write_status()
         self.dispatcher.close()
         self.recorder.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def graceful_stop(query: StreamingQuery, grace: float = GRACE_SECONDS) -> None:
@@ -377,6 +392,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--metrics-port", type=int, default=None)
     parser.add_argument("--alert-channel", action="append", default=[])
     parser.add_argument("--shuffle-partitions", type=int, default=None)
+    parser.add_argument(
+        "--owner-pid", type=int, default=None, help="stop gracefully once this process is gone"
+    )
     return parser.parse_args(argv)
 
 
@@ -412,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     service = StreamService(
         spark, settings, config, paths, args.alert_channel or ["log"], metrics_port
     )
+    service.owner_pid = args.owner_pid
     spark.streams.addListener(_Listener(service))
 
     def on_signal(signum: int, _frame: Any) -> None:

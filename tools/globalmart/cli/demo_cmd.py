@@ -62,6 +62,15 @@ class Child:
             self.proc.wait(10)
 
 
+def _interrupt_when_parent_dies() -> None:
+    """In the child: SIGINT (a graceful stop) once the demo process is gone, even if it was
+    killed, so a killed demo leaves no generator or gateway behind (Linux prctl)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGINT)
+
+
 @dataclass
 class Snapshot:
     at: float
@@ -85,6 +94,7 @@ class Demo:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_interrupt_when_parent_dies,
             )
         child = Child(name, proc, log)
         self.children.append(child)
@@ -113,26 +123,25 @@ def end_offsets(settings: Settings, consumer: Consumer) -> dict[str, int]:
 
 
 def processed_offsets(settings: Settings) -> dict[str, int] | None:
-    """What the stream jobs have read, per topic (the least advanced query), from their status."""
+    """What the stream jobs have committed, per topic (the least advanced query reading it),
+    from the driver's status file."""
+    from globalmart.stream.registry_jobs import all_jobs
+
     status_file = settings.globalmart_state_dir / "run" / "stream-status.json"
     try:
-        report = json.loads(status_file.read_text())
-    except (OSError, ValueError):
+        queries = json.loads(status_file.read_text()).get("queries", {})
+    except (OSError, ValueError, AttributeError):
         return None
+    jobs = all_jobs()
+    catalog = load_catalog()
     seen: dict[str, int] = {}
-    for query in report.get("queries", []):
-        for source in (query.get("progress") or {}).get("sources", []):
-            end = source.get("endOffset")
-            if isinstance(end, str):
-                try:
-                    end = json.loads(end)
-                except ValueError:
-                    continue
-            if not isinstance(end, dict):
-                continue
-            for topic, parts in end.items():
-                total = sum(int(v) for v in parts.values())
-                seen[topic] = min(seen.get(topic, total), total)
+    for name, query in queries.items():
+        if name not in jobs or not isinstance(query, dict):
+            continue
+        topic = catalog.entry(jobs[name].source).latest.topic
+        records = int(query.get("committed_records") or 0)
+        if topic:
+            seen[topic] = min(seen.get(topic, records), records)
     return seen
 
 
@@ -200,8 +209,11 @@ def demo(
     demo_run = Demo(settings, settings.globalmart_state_dir / "logs")
     tables = [e.name for e in load_catalog().tables("realtime") if e.latest.table_type != "support"]
     interrupted = False
+    failed: list[str] = []
     try:
-        stream = subprocess.run([*_CLI, "stream", "start"], check=False)  # noqa: S603
+        stream = subprocess.run(  # noqa: S603 - our own CLI
+            [*_CLI, "stream", "start", "--owner-pid", str(os.getpid())], check=False
+        )
         if stream.returncode != 0:
             err_console.print("[red]the stream jobs did not start[/red]: see `stream status`")
             raise typer.Exit(1)
@@ -233,22 +245,33 @@ def demo(
                 now = snapshot(settings, consumer, tables)
                 live.update(render(first, prev, now, processed_offsets(settings)))
                 prev = now
-                dead = [c.name for c in demo_run.children if not c.alive()]
-                if dead:
-                    err_console.print(f"[red]stopped unexpectedly[/red]: {', '.join(dead)}")
+                failed = [c.name for c in demo_run.children if not c.alive()]
+                if failed:
+                    logs = ", ".join(str(c.log) for c in demo_run.children if not c.alive())
+                    err_console.print(f"[red]stopped unexpectedly[/red]: {', '.join(failed)}")
+                    err_console.print(f"see {logs}")
                     break
         consumer.close()
         if duration and final_batch:
+            # no new events while the batch archives the topics and builds today's warehouse
+            for child in demo_run.children:
+                if child.name == "generator":
+                    child.stop()
             progress("demo: running the batch for today")
             day = datetime.now(UTC).date().isoformat()
             subprocess.run([*_CLI, "batch", "run", "--date", day], check=False)  # noqa: S603
-        console.print(render(first, first, snapshot_final(settings, tables), None))
+        console.print(
+            render(first, first, snapshot_final(settings, tables), processed_offsets(settings))
+        )
     except KeyboardInterrupt:
         interrupted = True
     finally:
         demo_run.stop_all()
     if interrupted:
         console.print("demo stopped")
+    elif failed:
+        # a scripted run (--duration) must not look successful when part of the pipeline died
+        raise typer.Exit(1)
 
 
 def snapshot_final(settings: Settings, tables: list[str]) -> Snapshot:

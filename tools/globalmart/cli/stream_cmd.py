@@ -128,6 +128,9 @@ def start(
     ] = None,
     foreground: Annotated[bool, typer.Option(help="Run in this process (Ctrl-C stops).")] = False,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the queries to start.")] = 300.0,
+    owner_pid: Annotated[
+        Optional[int], typer.Option(help="Stop the driver once this process is gone.")
+    ] = None,
     run_dir: RunDir = None,
 ) -> None:
     """Start the jobs (all by default) in one background Spark driver."""
@@ -158,6 +161,8 @@ def start(
         args += ["--metrics-port", str(metrics_port)]
     for channel in alert_channel or []:
         args += ["--alert-channel", channel]
+    if owner_pid is not None:
+        args += ["--owner-pid", str(owner_pid)]
     if foreground:
         from globalmart.stream.service import main as service_main
 
