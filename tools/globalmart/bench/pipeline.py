@@ -136,12 +136,13 @@ class Pipeline:
 
         self.stop_driver()
         names = [n for r in self.routes.values() for n in (r.topic, r.dlq_topic)]
-        for step in (
+        steps: list[Callable[[], None]] = [
             lambda: delete_topics(self.settings.kafka_bootstrap_servers, names),
-            lambda: self.pg_schema != "public"
-            and testing.drop_scratch_schema(self.settings, self.pg_schema),
             lambda: pg.drop_schema(self.settings, self.warehouse_schema),
-        ):
+        ]
+        if self.pg_schema != "public":
+            steps.append(lambda: testing.drop_scratch_schema(self.settings, self.pg_schema))
+        for step in steps:
             try:
                 step()
             except Exception:  # noqa: BLE001 - best-effort clean-up of scratch names

@@ -192,7 +192,7 @@ class _Writers:
 
     def get(self, schema_id: int) -> Any:
         if schema_id not in self.parsed:
-            text = self.client.get_schema(schema_id).schema_str
+            text = self.client.get_schema(schema_id).schema_str or "null"
             self.parsed[schema_id] = fastavro.parse_schema(json.loads(text))
         return self.parsed[schema_id]
 
@@ -231,7 +231,7 @@ def read_topic(settings: Settings, topic: str) -> Iterator[tuple[int, int, bytes
             if message.error():
                 continue  # partition EOF: the end offsets decide
             p, offset = message.partition(), message.offset()
-            if p in ends and offset is not None and offset < ends[p]:
+            if p is not None and p in ends and offset is not None and offset < ends[p]:
                 yield p, offset, message.value()
                 if offset + 1 >= ends[p]:
                     del ends[p]
