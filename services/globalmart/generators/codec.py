@@ -27,6 +27,7 @@ import struct
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 Encoder = Callable[[Any], bytes]
@@ -455,13 +456,21 @@ class _Compiler:
             self.line(depth + 1, f"_bad({p}, 'record {schema['name']}', {v})")
             self.line(depth, f"if len({v}) != {len(fields)}:")
             self.line(depth + 1, f"_check_keys({v}, {names}, {p})")
+        if self.fast and fields:
+            # every value in one C call (KeyError for a missing field), then each field's code
+            values = [self.var("f") for _ in fields]
+            getter = self.const(itemgetter(*(f["name"] for f in fields)), "_get")
+            self.line(depth, f"{', '.join(values)} = {getter}({v})")  # 1 field: not a tuple
+            for field, f in zip(fields, values):
+                sub = f"{path}.{field['name']}" if path else field["name"]
+                self.emit(field["type"], f, sub, depth, ns)
+            self.expanding.discard(full)
+            return
         for field in fields:
             name = field["name"]
             f = self.var("f")
             sub = f"{path}.{name}" if path else name
-            if self.fast:
-                self.line(depth, f"{f} = {v}[{name!r}]")
-            elif "default" in field:
+            if "default" in field:
                 default = self.const(_python_default(field["default"], field["type"], self), "_d")
                 self.line(depth, f"{f} = {v}.get({name!r}, {default})")
             else:

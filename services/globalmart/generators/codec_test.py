@@ -242,3 +242,24 @@ def test_memo_bounds_do_not_change_the_bytes(monkeypatch: pytest.MonkeyPatch) ->
         assert encoders[kind](event) == _fastavro(schemas[kind], event)
     assert len(codec._TIMES) <= 2 and len(codec._STRINGS) <= 2
     assert all(len(memo) <= 2 for memo in codec._DECIMALS.values())
+
+
+def test_records_of_one_field_none_and_nested_ones_encode_like_fastavro() -> None:
+    # The fast path reads a record's values with one itemgetter: one field is not a tuple.
+    inner = {"type": "record", "name": "inner", "fields": [{"name": "x", "type": "int"}]}
+    cases = [
+        (
+            {"type": "record", "name": "one", "fields": [{"name": "a", "type": "string"}]},
+            {"a": "z"},
+        ),
+        ({"type": "record", "name": "empty", "fields": []}, {}),
+        (
+            {"type": "record", "name": "outer", "fields": [{"name": "r", "type": inner}]},
+            {"r": {"x": 5}},
+        ),
+    ]
+    for schema, datum in cases:
+        encode = compile_encoder(schema)
+        assert encode(datum) == _fastavro(schema, datum), schema["name"]
+    with pytest.raises(InvalidDatum, match="r.x"):
+        compile_encoder(cases[2][0])({"r": {}})
