@@ -283,7 +283,7 @@ class EventModel:
             action = "view"
             product = self._product_in(category)
             session.last_product = product
-            product_id = self._pid(product)
+            product_id = (self._products.get(product) or self._info(product))[0]
             duration = 3 + int(random() * random() * 240)
         elif r < thresholds[1]:
             action = "search"
@@ -297,7 +297,7 @@ class EventModel:
             action = "compare"
             product = self._product_in(category)
             session.last_product = product
-            product_id = self._pid(product)
+            product_id = (self._products.get(product) or self._info(product))[0]
             others = {self._product_in(category) for _ in range(1 + int(rng.random() * 3))}
             others.discard(product)
             compared = [self._pid(p) for p in sorted(others)]
@@ -323,6 +323,7 @@ class EventModel:
     # -- carts --------------------------------------------------------------------------------
     def _cart(self, event_id: str, now: int) -> tuple[int, str, dict[str, Any]]:
         rng = self.rng
+        products = self._products
         index = int(rng.random() * len(self.sessions))
         session = self.sessions[index]
         if session.segment == "browser" and not session.cart:  # browsers rarely buy: look again
@@ -342,7 +343,7 @@ class EventModel:
                 product = self._product_in(session.category)
             quantity = 1 + int(rng.random() * rng.random() * 3)
             quantity = min(quantity, MAX_LINE_UNITS - cart.get(product, 0))
-            price = self._price(product)[0]
+            price = (products.get(product) or self._info(product))[2]
             if quantity <= 0 or session.cart_cents + quantity * price > NORMAL_CART_CAP_CENTS:
                 action, ends = "checkout", True  # the cart is as big as normal carts get
             else:
@@ -354,7 +355,7 @@ class EventModel:
             product = list(cart)[int(rng.random() * len(cart))]
             old = cart[product]
             new = 1 + int(rng.random() * MAX_LINE_UNITS)
-            price = self._price(product)[0]
+            price = (products.get(product) or self._info(product))[2]
             if new == old:
                 new = old - 1 if old > 1 else old + 1
             if session.cart_cents + (new - old) * price > NORMAL_CART_CAP_CENTS:
@@ -367,7 +368,7 @@ class EventModel:
             action = "remove"
             product = list(cart)[int(rng.random() * len(cart))]
             quantity = cart.pop(product)
-            session.cart_cents -= quantity * self._price(product)[0]
+            session.cart_cents -= quantity * (products.get(product) or self._info(product))[2]
             session.cart_units -= quantity
         else:
             action, ends = ("checkout" if r < _CART_WEIGHTS[3] else "abandon"), True
