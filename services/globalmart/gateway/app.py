@@ -19,6 +19,8 @@ from fastapi.staticfiles import StaticFiles
 from globalmart.core.settings import Settings, get_settings
 from globalmart.gateway import problems
 from globalmart.gateway.config import GatewayConfig
+from globalmart.gateway.fastpath import CachedGetMiddleware
+from globalmart.gateway.graphql.cache import GraphQLCacheMiddleware
 from globalmart.gateway.metrics import MetricsMiddleware, metrics_endpoint
 from globalmart.gateway.routers import dashboard, health, live, ops, registry, tables
 from globalmart.gateway.security import RateLimitMiddleware
@@ -88,7 +90,10 @@ def create_app(
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
 
     # add_middleware wraps: the last added runs first. Order of a request: metrics (sees every
-    # request, throttled ones too), CORS (so 429s carry CORS headers), rate limit, routes.
+    # request, throttled ones too), CORS (so 429s carry CORS headers), rate limit, the cached
+    # fast paths (REST pages, GraphQL results), routes.
+    app.add_middleware(GraphQLCacheMiddleware, gateway=gateway)
+    app.add_middleware(CachedGetMiddleware, gateway=gateway)
     app.add_middleware(RateLimitMiddleware, config=config)
     if config.cors_origins:
         app.add_middleware(

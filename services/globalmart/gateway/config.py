@@ -39,6 +39,9 @@ class GatewayConfig(BaseSettings):
     cache_ttl_realtime_seconds: int = Field(default=300, ge=1)
     cache_ttl_warehouse_seconds: int = Field(default=600, ge=1)
     cache_enabled: bool = True
+    #: reuse a freshness marker read for this long (0: one read per request, so a committed
+    #: batch shows on the very next request; see `freshness`)
+    cache_freshness_window_ms: int = Field(default=0, ge=0, le=10_000)
     #: key prefix, so parallel test gateways never share entries
     cache_prefix: str = "gm"
 

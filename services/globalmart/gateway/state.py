@@ -53,7 +53,7 @@ class Gateway:
         )
         cache = ResponseCache(
             redis,
-            LedgerMarker(db),
+            LedgerMarker(db, config.cache_freshness_window_ms / 1000),
             prefix=config.cache_prefix,
             ttl={
                 "realtime": config.cache_ttl_realtime_seconds,

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 
 from globalmart.gateway.db import Database
 from globalmart.gateway.encode import dumps
+from globalmart.gateway.fastpath import ALIAS_KEY
 from globalmart.gateway.models import TableInfo, page_model
 from globalmart.gateway.problems import Problem, problem_responses
 from globalmart.gateway.query import DEFAULT_LIMIT, MAX_LIMIT, TableQuery, build_query
@@ -139,6 +140,9 @@ def _endpoint(spec: TableSpec) -> Callable[..., Any]:
             query.cache_token(),
             lambda: page_bytes(gateway.db, spec, query),
         )
+        alias = request.scope.get(ALIAS_KEY)
+        if alias and lookup.key:  # next time, the fast path answers this query string
+            await gateway.cache.store(alias, lookup.data, spec.database)
         return Response(
             lookup.data,
             media_type="application/json",
