@@ -234,8 +234,10 @@ def test_memo_bounds_do_not_change_the_bytes(monkeypatch: pytest.MonkeyPatch) ->
     from globalmart.generators import codec
 
     monkeypatch.setattr(codec, "_CACHE_LIMIT", 2)
-    for memo in (codec._STRINGS, codec._TIMES, *codec._DECIMALS.values()):
-        memo.clear()  # earlier tests filled them: start empty so every kind of entry is added
+    codec._STRINGS.clear()  # earlier tests filled the memos: start empty so entries get added
+    codec._TIMES.clear()
+    for memo in codec._DECIMALS.values():
+        memo.clear()
     schemas = [CATALOG.entry(kind).latest.data for kind in KINDS]
     encoders = [compile_encoder(schema) for schema in schemas]
     for kind, _key, event in _events(1500):
@@ -247,7 +249,7 @@ def test_memo_bounds_do_not_change_the_bytes(monkeypatch: pytest.MonkeyPatch) ->
 def test_records_of_one_field_none_and_nested_ones_encode_like_fastavro() -> None:
     # The fast path reads a record's values with one itemgetter: one field is not a tuple.
     inner = {"type": "record", "name": "inner", "fields": [{"name": "x", "type": "int"}]}
-    cases = [
+    cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
         (
             {"type": "record", "name": "one", "fields": [{"name": "a", "type": "string"}]},
             {"a": "z"},
