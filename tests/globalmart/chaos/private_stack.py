@@ -1,0 +1,91 @@
+"""Private instances of Kafka, PostgreSQL (real-time) and the registry, for tests that restart or
+stop them: the shared stack is never touched.
+
+They are the stack's own components (globalmart.stack) with a copy of the settings: their own
+state folder (under the shared one's data/, so the postgres user can reach it) and free ports.
+The provisioned software (jars, the registry) is shared through a symlink to the shared opt/
+folder: nothing is downloaded again. Stopped (and deleted) by `close`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import uuid
+from pathlib import Path
+
+from globalmart.core.settings import Settings
+from globalmart.stack.apicurio import Apicurio
+from globalmart.stack.base import Component, StatePaths
+from globalmart.stack.kafka import Kafka
+from globalmart.stack.postgres import Postgres
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class PrivateStack:
+    def __init__(self, shared: Settings) -> None:
+        shared_paths = StatePaths(shared.globalmart_state_dir)
+        self.root = shared_paths.data / "chaos" / uuid.uuid4().hex[:8]
+        self.root.mkdir(parents=True)
+        (self.root / "opt").symlink_to(shared_paths.opt, target_is_directory=True)
+        kafka, controller, jmx, pg, registry, management = free_ports(6)
+        self.settings = shared.model_copy(
+            update={
+                "globalmart_state_dir": self.root,
+                "kafka_bootstrap_servers": f"localhost:{kafka}",
+                "kafka_controller_port": controller,
+                "kafka_jmx_exporter_port": jmx,
+                "postgres_realtime_port": pg,
+                "schema_registry_port": registry,
+                "schema_registry_management_port": management,
+                "schema_registry_storage": "mem",
+            }
+        )
+        self.components: dict[str, Component] = {
+            "kafka": Kafka(self.settings),
+            "postgres-realtime": Postgres(self.settings, "realtime"),
+            "apicurio": Apicurio(self.settings),
+        }
+        self.log: list[str] = []
+
+    def start(self, *names: str) -> None:
+        for name in names or tuple(self.components):
+            self.components[name].start(self.log.append)
+
+    def stop(self, name: str) -> None:
+        self.components[name].stop(self.log.append)
+
+    def restart(self, name: str) -> None:
+        self.stop(name)
+        self.start(name)
+
+    def pid(self, name: str) -> int | None:
+        return self.components[name].owned_pid()
+
+    def close(self) -> None:
+        for component in reversed(list(self.components.values())):
+            try:
+                component.stop(self.log.append)
+            except Exception:  # noqa: BLE001 - stop the others too
+                pass
+        (self.root / "opt").unlink(missing_ok=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path: Path = self.components[name].log_file
+        try:
+            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
