@@ -33,6 +33,7 @@ from globalmart.schemas.catalog import load_catalog
 from globalmart.stack import stack
 from globalmart.stack.base import repo_root
 from globalmart.stack.provision import ensure_debian_packages
+from globalmart.stream.sinks import sink
 
 DURATION = 150
 SPEC_TABLES = (
@@ -56,6 +57,13 @@ def _rows(
     return int(row[0]) if row else 0
 
 
+def _since(table: str, started: datetime) -> sql.Composable:
+    """Rows this run wrote: the table's processing-time column is after the demo started."""
+    columns = sink(table).columns
+    column = next(c for c in ("updated_at", "detected_at", "alert_generated_at") if c in columns)
+    return sql.SQL("{} >= {}").format(sql.Identifier(column), sql.Literal(started))
+
+
 def _realtime_tables() -> list[str]:
     return [e.name for e in load_catalog().tables("realtime") if e.latest.table_type != "support"]
 
@@ -72,7 +80,7 @@ def test_demo_runs_the_whole_pipeline(live_stack: Callable[..., Settings], tmp_p
     # A small catalogue so that per-product thresholds (high demand, restock) trigger quickly.
     demo = subprocess.Popen(
         [sys.executable, "-m", "globalmart.cli.main", "demo", "--duration", str(DURATION),
-         "--rate", "300", "--users", "300", "--products", "40", "--seed", "11", "--refresh", "5"],
+         "--rate", "300", "--users", "300", "--products", "40", "--refresh", "5"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     api = f"http://{settings.api_host}:{settings.api_port}"
@@ -104,10 +112,27 @@ def test_demo_runs_the_whole_pipeline(live_stack: Callable[..., Settings], tmp_p
     assert demo.returncode == 0, output[-4000:]
     assert seen == {"rest": True, "graphql": True, "dashboard": True}, (seen, output[-3000:])
 
-    empty = [t for t in tables if _rows(settings, "realtime", t) == 0]
+    # rows written by this run (a new seed each run: new event ids, so new anomaly rows too)
+    empty = [t for t in tables if _rows(settings, "realtime", t, _since(t, started)) == 0]
     assert empty == [], f"no rows in {empty}\n{output[-3000:]}"
     today = sql.SQL("date_key = {}").format(sql.Literal(int(started.strftime("%Y%m%d"))))
     assert _rows(settings, "warehouse", "fact_sales", today) > 0, output[-3000:]
+    # this run's purchases reached the warehouse: its high-value orders are order lines there
+    with psycopg.connect(settings.postgres_dsn("realtime", reader=True)) as conn:
+        found = conn.execute(
+            sql.SQL("SELECT transaction_id, event_time FROM high_value_anomalies WHERE {}").format(
+                _since("high_value_anomalies", started)
+            )
+        ).fetchall()
+    batch_day = datetime.now(UTC).date()  # the demo's final batch ran for its "today"
+    orders = sorted({r[0] for r in found if r[1].astimezone(UTC).date() == batch_day})
+    assert orders
+    with psycopg.connect(settings.postgres_dsn("warehouse", reader=True)) as conn:
+        loaded = conn.execute(
+            "SELECT count(DISTINCT transaction_id) FROM fact_sales WHERE transaction_id = ANY(%s)",
+            (orders,),
+        ).fetchone()
+    assert loaded is not None and loaded[0] == len(orders), (loaded, len(orders))
     # Everything the demo started is gone again.
     assert not httpx_up(api)
     _dashboard_matches_the_api(settings, started, tmp_path)

@@ -193,7 +193,14 @@ def demo(
     products: Annotated[
         Optional[int], typer.Option(help="Products (default DATA_GEN_NUM_PRODUCTS).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the event sequence.")] = 42,
+    seed: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Seed of the event sequence (default: a new one each run, printed by the "
+            "generator; the same seed replays the same event ids, which the append-only tables "
+            "then keep only once)."
+        ),
+    ] = None,
     final_batch: Annotated[
         bool, typer.Option(help="With --duration: run the batch for today before stopping.")
     ] = True,
@@ -217,7 +224,8 @@ def demo(
         if stream.returncode != 0:
             err_console.print("[red]the stream jobs did not start[/red]: see `stream status`")
             raise typer.Exit(1)
-        generate = [*_CLI, "generate", "--rate", str(rate), "--seed", str(seed)]
+        generate = [*_CLI, "generate", "--rate", str(rate)]
+        generate += ["--seed", str(seed)] if seed is not None else []
         generate += ["--users", str(users)] if users else []
         generate += ["--products", str(products)] if products else []
         demo_run.spawn("generator", generate)
