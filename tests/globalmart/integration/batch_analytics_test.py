@@ -1,14 +1,18 @@
-"""The nightly batch on a seeded archive, checked against an independent computation (DuckDB
-over the same Parquet files): fact totals, SCD2 versions, RFM scores and segments, product
-conversion and abandonment, sales trends; then idempotency (a day run twice -> same warehouse)
-and the run log."""
+"""The nightly batch on a seeded archive and the published reference topics, checked against an
+independent computation (DuckDB over the same Parquet files, the generator's reference module):
+dimension attributes, SCD2 versions after a changed reference record, fact totals, RFM scores and
+segments, product conversion and abandonment, sales trends, weekly and monthly history; then
+idempotency (a day run twice -> same warehouse) and the run log.
+
+One Spark session and one seeded world for the module: day 1 ETL only, day 2 archive only, day 3
+every job; a product's price changes (a new reference record) between day 1 and day 3."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +23,24 @@ from pyspark.sql import SparkSession
 
 from globalmart.core.runlog import BATCH_RUNS, RunLog
 from globalmart.core.settings import Settings
+from globalmart.generators.codec import compile_encoder, confluent_header
+from globalmart.generators.reference import Reference
+from globalmart.generators.reference_topics import TOPICS, content_id, publish_reference
+from globalmart.schemas.catalog import load_catalog
+from globalmart.schemas.registry import Registry
 from globalmart.spark.session import get_spark
+from globalmart.stack.kafka import delete_topics
 from globalmart.stack.testing import unique_name
-from globalmart.warehouse import pg, seed
+from globalmart.warehouse import kafka_seed, pg, seed
 from globalmart.warehouse.etl import Target
-from globalmart.warehouse.reference import write_reference
 from globalmart.warehouse.runner import run_range
 
-D1 = date(2026, 2, 26)
-D2 = D1 + timedelta(days=1)
-D3 = D1 + timedelta(days=2)
-CHANGED = "P-00001"
+D1 = date(2026, 2, 28)  # a Saturday: the week of 23 February, and February
+D2 = D1 + timedelta(days=1)  # archived, never run
+D3 = D1 + timedelta(days=2)  # a Monday in March: a new week and a new month
+SEED, USERS, PRODUCTS = 11, 40, 20
+CHANGED_AT = datetime.combine(D2, datetime.min.time(), UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -39,13 +50,43 @@ class World:
     archive: Path
     data: seed.SeedData
     records: list[dict[str, Any]]
+    product_topic: str
+    #: the product whose price changes on day 2 (sold on day 1 and day 3)
+    changed: str
 
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[SparkSession]:
-    session = get_spark("batch-analytics-test")
+    # A few dozen rows per job: one shuffle partition saves hundreds of empty tasks.
+    session = get_spark("batch-analytics-test", shuffle_partitions=1)
     yield session
     session.stop()
+
+
+def _sold_on_both_days(data: seed.SeedData) -> str:
+    sold: dict[date, set[str]] = {}
+    for event in data.events["transaction"]:
+        day = sold.setdefault(event["event_time"].date(), set())
+        day.update(i["product_id"] for i in event["items"])
+    return min(sold[D1] & sold[D3])
+
+
+def _publish_changed_product(settings: Settings, topic: str, product_id: str) -> None:
+    """A new catalog record for the product (price + 5, as of day 2) and a message no schema
+    reads."""
+    version = load_catalog().entry("product").latest
+    with Registry.from_settings(settings) as registry:
+        encode = compile_encoder(version.data, confluent_header(content_id(registry, version)))
+    record = Reference(SEED).product_by_id(product_id)
+    record.update(
+        price=record["price"] + Decimal("5.00"), updated_at=int(CHANGED_AT.timestamp()) * 10**6
+    )
+    kafka_seed.produce(
+        settings,
+        topic,
+        [encode(record), b"\x00\x00\x0f\x42\x3fnot a product"],
+        [product_id.encode(), b"bad"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +95,13 @@ def world(
     spark: SparkSession,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[World]:
-    settings = live_stack("postgres-warehouse", "ferretdb")
+    settings = live_stack(
+        "postgres-warehouse", "postgres-realtime", "ferretdb", "kafka", "apicurio"
+    )
     root = tmp_path_factory.mktemp("batch")
     archive, reference = root / "archive", root / "reference"
-    data = seed.generate(11, D1, 3, 12, users=40, products=20, categories=5)
-    seed.load_into_archive(spark, data, str(archive), str(reference))
+    data = seed.generate(SEED, D1, 3, 12, users=USERS, products=PRODUCTS)
+    seed.load_into_archive(spark, data, str(archive), None)
     # A producer retry: day 1's purchases archived a second time (the jobs deduplicate).
     retry = seed.SeedData(
         events={
@@ -66,28 +109,21 @@ def world(
         }
     )
     seed.load_into_archive(spark, retry, str(archive), None, token="retry")
-    # A price change on day 2: a second catalog snapshot (SCD2 must keep both versions).
-    changed = next(p for p in data.products if p["product_id"] == CHANGED)
-    write_reference(
-        spark,
-        str(reference),
-        "product",
-        [
-            {
-                **changed,
-                "price": changed["price"] + Decimal("5.00"),
-                "updated_at": datetime.combine(D1 + timedelta(days=1), datetime.min.time(), UTC),
-            }
-        ],
-    )
+    prefix = unique_name("wh-ref") + "-"
+    topics = [f"{prefix}{t}" for t in TOPICS.values()]
     schema = unique_name("wh_test").replace("-", "_")
-    target = Target(settings, str(archive), str(reference), schema)
+    target = Target(settings, str(archive), str(reference), schema, reference_topic_prefix=prefix)
     try:
-        records = run_range(spark, target, D1, D1, jobs=["etl"])  # day 2: archive only
+        publish_reference(settings, SEED, USERS, PRODUCTS, prefix)
+        records = run_range(spark, target, D1, D1, jobs=["etl"])
+        product_topic = f"{prefix}{TOPICS['product']}"
+        changed = _sold_on_both_days(data)
+        _publish_changed_product(settings, product_topic, changed)
         records += run_range(spark, target, D3, D3)
-        yield World(settings, target, archive, data, records)
+        yield World(settings, target, archive, data, records, product_topic, changed)
     finally:
         pg.drop_schema(settings, schema)
+        delete_topics(settings.kafka_bootstrap_servers, topics)
 
 
 def _pg(world: World, query: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -118,15 +154,74 @@ def test_every_job_ran_and_was_recorded(world: World) -> None:
         ("rfm", "ok"),
         ("product_performance", "ok"),
         ("sales_trends", "ok"),
+        ("sales_history", "ok"),
     ]
+    # Day 1 copied the whole published catalog, day 3 only the changed record.
+    assert world.records[0]["rows"]["reference_snapshot"] == USERS + PRODUCTS + 100 + 5
+    assert world.records[1]["rows"]["reference_snapshot"] == 1
     d1_orders = [e for e in world.data.events["transaction"] if e["event_time"].date() == D1]
     reconciliation = world.records[0]["reconciliation"]
     assert reconciliation["warehouse_orders"] == len(d1_orders)
     assert Decimal(reconciliation["warehouse_revenue"]) == sum(e["total_amount"] for e in d1_orders)
     with RunLog(world.settings) as runlog:
         stored = runlog.latest(BATCH_RUNS, where={"run_id": world.records[-1]["run_id"]})
-    assert sorted(d["job"] for d in stored) == ["etl", "product_performance", "rfm", "sales_trends"]
+    assert sorted(d["job"] for d in stored) == [
+        "etl",
+        "product_performance",
+        "rfm",
+        "sales_history",
+        "sales_trends",
+    ]
     assert all(d["duration_s"] > 0 and d["row_total"] > 0 for d in stored)
+
+
+def test_dimensions_carry_the_published_reference_attributes(world: World) -> None:
+    ref = Reference(SEED)
+    customers = _pg(
+        world,
+        "SELECT user_id, age, gender, country, city, loyalty_tier, registered_at "
+        "FROM dim_customer WHERE is_current ORDER BY user_id",
+    )
+    expected = []
+    for user in ref.users(USERS):
+        registered = datetime.fromtimestamp(user["registered_at"] / 1e6, UTC)
+        expected.append(
+            (
+                user["user_id"],
+                user["age"],
+                user["gender"],
+                user["country"],
+                user["city"],
+                user["loyalty_tier"],
+                registered,
+            )
+        )
+    assert customers == expected
+    products = _pg(
+        world,
+        "SELECT product_id, name, category_id, brand, price, is_active FROM dim_product "
+        "WHERE valid_from = %s ORDER BY product_id",
+        EPOCH,
+    )  # the first versions: the published catalog
+    assert products == [
+        (p["product_id"], p["name"], p["category_id"], p["brand"], p["price"], p["is_active"])
+        for p in ref.products(PRODUCTS)
+    ]
+    categories = _pg(world, "SELECT category_id, name, department FROM dim_category ORDER BY 1")
+    assert categories == [(c["category_id"], c["name"], c["department"]) for c in ref.categories()]
+    geography = _pg(world, "SELECT country, country_name, currency FROM dim_geography ORDER BY 1")
+    assert geography == sorted(
+        (c["country"], c["country_name"], c["currency"]) for c in ref.countries()
+    )
+
+
+def test_an_unreadable_reference_message_is_dead_lettered(world: World) -> None:
+    with psycopg.connect(world.settings.postgres_dsn("realtime")) as conn:
+        rows = conn.execute(
+            "SELECT key, reason, failed_by FROM dead_letters WHERE kafka_topic = %s",
+            (world.product_topic,),
+        ).fetchall()
+    assert rows == [(b"bad", "unknown schema id 999999", "reference_snapshot")]
 
 
 def test_fact_totals_match_the_archive(world: World) -> None:
@@ -170,26 +265,27 @@ def test_fact_totals_match_the_archive(world: World) -> None:
     assert snapshot == [(expected[0][0], int(expected[0][1]), int(expected[0][2]))]
 
 
-def test_scd2_keeps_both_prices_and_facts_point_at_the_right_one(world: World) -> None:
+def test_a_changed_reference_record_is_a_new_version_and_facts_follow(world: World) -> None:
     versions = _pg(
         world,
         "SELECT price, valid_from, valid_to, is_current, product_key "
         "FROM dim_product WHERE product_id = %s ORDER BY valid_from",
-        CHANGED,
+        world.changed,
     )
     assert len(versions) == 2
     (old_price, first_from, first_to, first_current, old_key), new = versions
-    assert first_from == datetime(1970, 1, 1, tzinfo=UTC) and not first_current
-    assert first_to == new[1] == datetime.combine(D1 + timedelta(days=1), datetime.min.time(), UTC)
+    assert old_price == Reference(SEED).product_by_id(world.changed)["price"]
+    assert first_from == EPOCH and not first_current
+    assert first_to == new[1] == CHANGED_AT
     assert new[0] == old_price + Decimal("5.00") and new[3] and new[2] is None
     keys = _pg(
         world,
-        "SELECT date_key >= %s, product_key FROM fact_sales " "WHERE product_key IN (%s, %s)",
-        20260227,
+        "SELECT date_key, array_agg(DISTINCT product_key) FROM fact_sales "
+        "WHERE product_key IN (%s, %s) GROUP BY 1 ORDER BY 1",
         old_key,
         new[4],
     )
-    assert all(key == (new[4] if later else old_key) for later, key in keys)
+    assert keys == [(20260228, [old_key]), (20260302, [new[4]])]
     # Every fact row found its dimensions.
     assert _pg(
         world,
@@ -321,20 +417,71 @@ def test_sales_trends_match_duckdb(world: World) -> None:
             assert mine[7] == pytest.approx(float(other[7]))
 
 
+def _half_up(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def test_sales_history_matches_duckdb(world: World) -> None:
+    week, month = D3 - timedelta(days=D3.weekday()), D3.replace(day=1)
+    # Previous periods and the moving averages' spans, computed here rather than by the job.
+    spans = {"week": (week - timedelta(weeks=1), week - timedelta(weeks=3), 4),
+             "month": (date(2026, 2, 1), date(2026, 1, 1), 3)}  # fmt: skip
+    totals = _duck(
+        world,
+        f"""
+        SELECT period, s, country, category_id, count(DISTINCT transaction_id), sum(quantity),
+               sum(line_amount)
+        FROM (SELECT 'week' AS period, CAST(date_trunc('week', event_date) AS DATE) AS s, *
+              FROM line UNION ALL
+              SELECT 'month', CAST(date_trunc('month', event_date) AS DATE), * FROM line)
+        WHERE event_date <= DATE '{D3}' GROUP BY ALL""",
+    )
+    by_key = {(p, s, c, k): (o, u, r) for p, s, c, k, o, u, r in totals}
+    expected = []
+    for (period, start, country, category), (orders, units, revenue) in sorted(by_key.items()):
+        if start != (week if period == "week" else month):
+            continue
+        previous, first, count = spans[period]
+        before = by_key.get((period, previous, country, category))
+        growth = float(100 * (revenue - before[2]) / before[2]) if before else None
+        span = sum(
+            r for (p, s, c, k), (_, _, r) in by_key.items()
+            if (p, c, k) == (period, country, category) and first <= s <= start
+        )  # fmt: skip
+        expected.append(
+            (period, start, D3, country, category, int(orders), int(units), revenue,
+             _half_up(revenue / orders), growth, _half_up(Decimal(span) / count))
+        )  # fmt: skip
+    ours = _pg(
+        world,
+        "SELECT period, period_start, as_of_date, country, category_id, order_count, "
+        "units_sold, revenue, avg_order_value, revenue_growth_pct, revenue_moving_avg "
+        "FROM sales_history ORDER BY 1, 2, 4, 5",
+    )
+    assert [r[:9] + r[10:] for r in ours] == [r[:9] + r[10:] for r in expected]
+    assert [r[9] for r in ours] == pytest.approx([r[9] for r in expected])
+    assert {r[0] for r in ours} == {"week", "month"}
+    assert any(r[9] is not None for r in ours)  # some groups sold in the previous period too
+
+
 def test_bi_views_are_readable_by_the_reader(world: World) -> None:
     reader = world.settings.postgres_dsn("warehouse", reader=True)
     with psycopg.connect(reader) as conn:
         conn.execute(f'SET search_path TO "{world.target.schema}"')
         kpis = conn.execute("SELECT full_date, revenue FROM bi_daily_kpis ORDER BY 1").fetchall()
-        weekly = conn.execute("SELECT sum(revenue) FROM bi_sales_weekly").fetchone()
+        weekly = conn.execute("SELECT week_start, sum(revenue) FROM bi_sales_weekly GROUP BY 1")
+        monthly = conn.execute("SELECT month_start, sum(revenue) FROM bi_sales_monthly GROUP BY 1")
+        weeks, months = weekly.fetchall(), monthly.fetchall()
     totals = _duck(
         world,
         f"SELECT event_date, sum(line_amount) FROM line "
         f"WHERE event_date <> DATE '{D2}' GROUP BY 1 ORDER BY 1",
     )
     assert kpis == totals
-    # sales_trends (under the weekly view) was computed for D3 only
-    assert weekly is not None and weekly[0] == totals[-1][1]
+    # sales_history ran for day 3 only: its week (day 3) and its month (days 2 and 3)
+    d2 = _duck(world, f"SELECT sum(line_amount) FROM line WHERE event_date = DATE '{D2}'")[0][0]
+    assert weeks == [(D3, totals[-1][1])]
+    assert months == [(D3.replace(day=1), totals[-1][1] + d2)]
 
 
 def _warehouse_state(world: World) -> dict[str, list[tuple[Any, ...]]]:

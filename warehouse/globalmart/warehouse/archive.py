@@ -90,8 +90,10 @@ def header_schema_id(value: Column) -> Column:
     return F.conv(F.hex(F.substring(value, 2, 4)), 16, 10).cast("long")
 
 
-def rejection_reason(value: Column, decoder: Decoder, event: Column) -> Column:
-    """Why a message was not archived (null when it was)."""
+def rejection_reason(
+    value: Column, decoder: Decoder, event: Column, required: str = "event_time"
+) -> Column:
+    """Why a message was not archived (null when it was); `required`: a field it must have."""
     known = F.lit(False)
     for writer_id in decoder.writers:
         known = known | (header_schema_id(value) == writer_id)
@@ -107,7 +109,7 @@ def rejection_reason(value: Column, decoder: Decoder, event: Column) -> Column:
             F.concat(F.lit("unknown schema id "), header_schema_id(value).cast("string")),
         )
         .when(event.isNull(), F.lit("Avro body does not match its writer schema"))
-        .when(event["event_time"].isNull(), F.lit("event without event_time"))
+        .when(event[required].isNull(), F.lit(f"record without {required}"))
     )
 
 
@@ -152,7 +154,12 @@ def write_partitioned(
     fs.delete(f"{base}/_staging/{token}", recursive=True)
 
 
-def dead_letter(settings: Settings, rows: Sequence[Any], failed_by: str) -> int:
+def dead_letter(
+    settings: Settings,
+    rows: Sequence[Any],
+    failed_by: str,
+    error_type: str = "ArchiveDecodeError",
+) -> int:
     """Keep rejected messages verbatim in the real-time `dead_letters` table (idempotent)."""
     if not rows:
         return 0
@@ -167,7 +174,7 @@ def dead_letter(settings: Settings, rows: Sequence[Any], failed_by: str) -> int:
             "key": row["key"],
             "value": row["value"],
             "reason": row["_reason"],
-            "error_type": "ArchiveDecodeError",
+            "error_type": error_type,
             "failed_by": failed_by,
             "failed_at": now,
         }

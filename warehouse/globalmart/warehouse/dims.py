@@ -18,19 +18,21 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from globalmart.core.settings import Settings
 from globalmart.warehouse import pg
-from globalmart.warehouse.frames import EPOCH, conform, table_schema, to_arrow
+from globalmart.warehouse.frames import EPOCH, table_schema, to_arrow
 from globalmart.warehouse.seed import COUNTRIES
 
 UNKNOWN = "unknown"
+Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -115,80 +117,78 @@ def category_records(categories: DataFrame) -> DataFrame:
     return categories.select("category_id", "name", "department", "updated_at")
 
 
-def read_versions(
-    spark: SparkSession, settings: Settings, schema: str, spec: Scd2, ids: list[str]
-) -> DataFrame:
-    """The stored versions of `ids` (psycopg -> Spark; dimensions are small)."""
-    struct = table_schema(spec.table)
-    names = struct.fieldNames()
+def read_versions(settings: Settings, schema: str, spec: Scd2, ids: list[str]) -> list[Row]:
+    """The stored versions of `ids`."""
+    names = table_schema(spec.table).fieldNames()
     with pg.connect(settings, schema) as conn:
         rows = pg.fetch_rows(
             conn,
             f"SELECT {', '.join(names)} FROM {spec.table} WHERE {spec.id_col} = ANY(%s)",
             [ids],
         )
-    return spark.createDataFrame(rows, struct)
+    return [dict(zip(names, r)) for r in rows]
 
 
-def merge_versions(
-    spec: Scd2, stored: DataFrame, records: DataFrame | None, inferred: DataFrame | None
-) -> DataFrame:
-    """All versions of the touched ids after applying new records and inferred members.
+def _utc(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def merge_rows(spec: Scd2, stored: list[Row], records: list[Row], inferred: list[Row]) -> list[Row]:
+    """All versions (without keys) of the touched ids after applying new records and inferred
+    members, by the rules above. Plain Python: dimensions are small, and a Spark plan of windows
+    costs seconds per run even for a handful of rows.
 
     `records`: id, attrs, updated_at (reference snapshots); `inferred`: id plus any attrs the
     events give (country, category_id, price); the rest comes from spec.inferred.
     """
-    cols = [spec.id_col, *spec.attrs]
-    struct = table_schema(spec.table)
-    typed = {f.name: f.dataType for f in struct.fields}
+    # id -> {time: (source, is inferred, attrs)}; at one time, records beat stored rows beat
+    # new inferred members (source 2 > 1 > 0).
+    found: dict[str, dict[datetime, tuple[int, bool, tuple[Any, ...]]]] = {}
 
-    def shaped(frame: DataFrame, ts: Column, source: int, is_inferred: Column) -> DataFrame:
-        return frame.select(
-            *[F.col(c).cast(typed[c]).alias(c) for c in cols],
-            ts.alias("_ts"),
-            F.lit(source).alias("_src"),
-            is_inferred.alias("_inferred"),
-        )
+    def add(row: Row, ts: Any, source: int, is_inferred: bool) -> None:
+        attrs = tuple(_utc(row.get(a)) for a in spec.attrs)
+        at = found.setdefault(row[spec.id_col], {})
+        ts = _utc(ts)
+        if ts not in at or at[ts][0] < source:
+            at[ts] = (source, is_inferred, attrs)
 
-    parts = [shaped(stored, F.col("valid_from"), 1, F.col(spec.marker) == UNKNOWN)]
-    if records is not None:
-        parts.append(shaped(records, F.col("updated_at"), 2, F.lit(False)))
-    if inferred is not None:
-        frame = inferred
-        for name, value in spec.inferred.items():
-            if name not in frame.columns:
-                frame = frame.withColumn(name, F.lit(value).cast(typed[name]))
-        for name in spec.attrs:
-            if name not in frame.columns:
-                frame = frame.withColumn(name, F.lit(None).cast(typed[name]))
-        parts.append(shaped(frame, F.lit(EPOCH), 0, F.lit(True)))
-    candidates = parts[0]
-    for part in parts[1:]:
-        candidates = candidates.unionByName(part)
+    for row in stored:
+        add(row, row["valid_from"], 1, row[spec.marker] == UNKNOWN)
+    for row in records:
+        add(row, row["updated_at"], 2, False)
+    blank = {a: None for a in spec.attrs}
+    for row in inferred:
+        add({**blank, **spec.inferred, **row}, EPOCH, 0, True)
 
-    by_id = Window.partitionBy(spec.id_col)
-    candidates = candidates.withColumn(
-        "_has_real", F.max((~F.col("_inferred")).cast("int")).over(by_id)
-    ).where(~F.col("_inferred") | (F.col("_has_real") == 0))
-    # One candidate per (id, time): incoming records beat stored rows beat new inferred members.
-    same_time = Window.partitionBy(spec.id_col, "_ts").orderBy(F.col("_src").desc())
-    candidates = candidates.withColumn("_n", F.row_number().over(same_time)).where("_n = 1")
-    ordered = Window.partitionBy(spec.id_col).orderBy("_ts")
-    attrs = F.struct(*[F.col(a) for a in spec.attrs])
-    candidates = (
-        candidates.withColumn("_attrs", attrs)
-        .withColumn("_prev", F.lag("_attrs").over(ordered))
-        .where(F.col("_prev").isNull() | ~F.col("_prev").eqNullSafe(F.col("_attrs")))
-    )
-    versions = candidates.withColumn(
-        "valid_from",
-        F.when(F.row_number().over(ordered) == 1, F.lit(EPOCH)).otherwise(F.col("_ts")),
-    )
-    versions = versions.withColumn("valid_to", F.lead("valid_from").over(ordered))
-    versions = versions.withColumn("is_current", F.col("valid_to").isNull()).withColumn(
-        spec.key_col, F.xxhash64(F.col(spec.id_col), F.col("valid_from"))
-    )
-    return conform(versions, spec.table)
+    versions: list[Row] = []
+    for member, by_time in found.items():
+        candidates = sorted(by_time.items())
+        if any(not is_inferred for _, (_, is_inferred, _) in candidates):
+            candidates = [c for c in candidates if not c[1][1]]  # real records replace guesses
+        kept: list[tuple[datetime, tuple[Any, ...]]] = []
+        previous = None
+        for ts, (_, _, attrs) in candidates:
+            if attrs != previous:  # a snapshot repeating the attributes adds nothing
+                kept.append((EPOCH if not kept else ts, attrs))
+            previous = attrs
+        for n, (valid_from, attrs) in enumerate(kept):
+            valid_to = kept[n + 1][0] if n + 1 < len(kept) else None
+            versions.append(
+                {
+                    spec.id_col: member,
+                    **dict(zip(spec.attrs, attrs)),
+                    "valid_from": valid_from,
+                    "valid_to": valid_to,
+                    "is_current": valid_to is None,
+                }
+            )
+    return versions
+
+
+def _pylist(frame: DataFrame | None) -> list[Row]:
+    return [] if frame is None else frame.toArrow().to_pylist()
 
 
 def apply_scd2(
@@ -199,22 +199,55 @@ def apply_scd2(
     records: DataFrame | None,
     inferred: DataFrame | None,
 ) -> tuple[DataFrame, int]:
-    """Merge and store; returns (the touched ids' versions, cached, and rows written)."""
-    ids_frames = [f.select(spec.id_col) for f in (records, inferred) if f is not None]
-    if not ids_frames:
-        return spark.createDataFrame([], table_schema(spec.table)), 0
-    ids_frame = ids_frames[0]
-    for other in ids_frames[1:]:
-        ids_frame = ids_frame.unionByName(other)
-    ids = [r[0] for r in ids_frame.distinct().collect() if r[0] is not None]
+    """Merge and store; returns (the touched ids' versions, and rows written)."""
+    new_records, new_inferred = _pylist(records), _pylist(inferred)
+    ids = sorted(
+        {r[spec.id_col] for r in (*new_records, *new_inferred) if r[spec.id_col] is not None}
+    )
+    struct = table_schema(spec.table)
     if not ids:
-        return spark.createDataFrame([], table_schema(spec.table)), 0
-    stored = read_versions(spark, settings, schema, spec, ids)
-    versions = merge_versions(spec, stored, records, inferred).cache()
-    data = to_arrow(versions, spec.table)
+        return spark.createDataFrame([], struct), 0
+    stored = read_versions(settings, schema, spec, ids)
+    rows = merge_rows(spec, stored, new_records, new_inferred)
+    # Keys in Spark: xxhash64 is the key function of every version already stored.
+    plain = T.StructType([f for f in struct.fields if f.name != spec.key_col])
+    frame = spark.createDataFrame(
+        [tuple(r.get(f.name) for f in plain.fields) for r in rows], plain, verifySchema=False
+    ).withColumn(spec.key_col, F.xxhash64(F.col(spec.id_col), F.col("valid_from")))
+    data = to_arrow(frame, spec.table)
     with pg.connect(settings, schema) as conn:
         written = pg.replace_slice(conn, spec.table, f"{spec.id_col} = ANY(%s)", [ids], data)
-    return versions, written
+    return spark.createDataFrame(data), written
+
+
+def current_keys(
+    spark: SparkSession,
+    settings: Settings,
+    schema: str,
+    spec: Scd2,
+    ids: list[str],
+    members: DataFrame,
+    extra: tuple[str, ...] = (),
+) -> DataFrame:
+    """(id, key, *extra) of the current version of each of `ids`, read from the dimension.
+    Ids it lacks (events the ETL has not loaded) get inferred members from `members` (id plus
+    what the events tell), evaluated only then."""
+    cols = [spec.id_col, spec.key_col, *extra]
+    with pg.connect(settings, schema) as conn:
+        rows = pg.fetch_rows(
+            conn,
+            f"SELECT {', '.join(cols)} FROM {spec.table} "
+            f"WHERE is_current AND {spec.id_col} = ANY(%s)",
+            [ids],
+        )
+    missing = sorted(set(ids) - {r[0] for r in rows})
+    if missing:
+        added, _ = apply_scd2(
+            spark, settings, schema, spec, None, members.where(F.col(spec.id_col).isin(missing))
+        )
+        rows.extend(tuple(r) for r in added.where("is_current").select(*cols).collect())
+    struct = table_schema(spec.table)
+    return spark.createDataFrame(rows, T.StructType([struct[c] for c in cols]))
 
 
 def as_of(

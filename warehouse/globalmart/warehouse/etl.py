@@ -18,9 +18,10 @@ from pyspark.sql import functions as F
 from globalmart.core.settings import Settings
 from globalmart.warehouse import dims, pg
 from globalmart.warehouse.events import read_events, transaction_lines
-from globalmart.warehouse.frames import date_key, time_key, to_arrow
+from globalmart.warehouse.frames import conform, date_key, time_key, to_arrow
 from globalmart.warehouse.layout import CART_EVENT, PRODUCT_VIEW, TRANSACTION
 from globalmart.warehouse.reference import load_reference
+from globalmart.warehouse.reference_sync import snapshot_reference
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Target:
     reference_path: str
     #: PostgreSQL namespace of the warehouse tables (public, or a test's own)
     schema: str = pg.PUBLIC
+    #: prefix of the published reference topics to copy before each ETL (None: do not read
+    #: Kafka, use the snapshots already under reference_path)
+    reference_topic_prefix: str | None = ""
 
 
 @dataclass
@@ -230,20 +234,33 @@ FACT_TABLES = (
 
 
 def run_etl(spark: SparkSession, target: Target, day: date) -> dict[str, int]:
-    """Load one day; returns rows written per table."""
+    """Load one day; returns rows written per table (and reference records copied)."""
     rows: dict[str, int] = {}
+    if target.reference_topic_prefix is not None:
+        copied = snapshot_reference(
+            spark, target.settings, target.reference_path, target.reference_topic_prefix
+        )
+        rows["reference_snapshot"] = sum(copied.values())
     ev = day_events(spark, target, day, day)
     dm = load_dimensions(spark, target, day, ev, rows)
     loaded_at = datetime.now(UTC)
     facts = fact_frames(ev, dm, loaded_at)
-    facts["fact_daily_product_snapshot"] = daily_snapshot(facts, loaded_at)
     key = day.year * 10_000 + day.month * 100 + day.day
     with pg.connect(target.settings, target.schema) as conn:
-        for table in FACT_TABLES:
-            rows[table] = pg.replace_slice(
-                conn, table, "date_key = %s", [key], to_arrow(facts[table], table)
-            )
+        # Each fact frame is computed once: written from the cache, then summed for the snapshot.
+        for table, frame in facts.items():
+            facts[table] = frame = conform(frame, table).cache()
+            rows[table] = pg.replace_slice(conn, table, "date_key = %s", [key], frame.toArrow())
+        snapshot = daily_snapshot(facts, loaded_at)
+        rows["fact_daily_product_snapshot"] = pg.replace_slice(
+            conn,
+            "fact_daily_product_snapshot",
+            "date_key = %s",
+            [key],
+            to_arrow(snapshot, "fact_daily_product_snapshot"),
+        )
     for frame in (
+        *facts.values(),
         ev.transactions,
         ev.lines,
         ev.carts,

@@ -25,16 +25,13 @@ def read_events(
     schema = archive_schema(spark, event_type)
     if not paths:
         return spark.createDataFrame([], schema)
+    # The reader schema up front: no footer-merging job, and files written by older schema
+    # versions read their missing (newer, defaulted) fields as nulls.
     frame = (
-        spark.read.option("basePath", f"{base_path.rstrip('/')}/{event_type}")
-        .option("mergeSchema", "true")
+        spark.read.schema(schema)
+        .option("basePath", f"{base_path.rstrip('/')}/{event_type}")
         .parquet(*paths)
     )
-    # Files written by older schema versions lack newer fields: add them as nulls.
-    for field in schema.fields:
-        if field.name not in frame.columns:
-            frame = frame.withColumn(field.name, F.lit(None).cast(field.dataType))
-    frame = frame.withColumn(PARTITION, F.col(PARTITION).cast("date"))
     # A producer retry can archive an event twice: the same event_id, the same content.
     return frame.select(*schema.fieldNames()).dropDuplicates(["event_id"])
 

@@ -19,8 +19,10 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from globalmart.warehouse import dims, pg
-from globalmart.warehouse.etl import DayEvents, Target, day_events
+from globalmart.warehouse.etl import DayEvents, Target
+from globalmart.warehouse.events import read_events, transaction_lines
 from globalmart.warehouse.frames import to_arrow
+from globalmart.warehouse.layout import CART_EVENT, PRODUCT_VIEW, TRANSACTION
 
 PERIOD_DAYS = 30
 
@@ -120,23 +122,33 @@ def ranked(frame: DataFrame) -> DataFrame:
     )
 
 
+def period_events(spark: SparkSession, target: Target, first: date, last: date) -> DayEvents:
+    """The period's events; only cart events are cached (the funnel reads them three times)."""
+    tx = read_events(spark, target.archive_path, TRANSACTION, first, last)
+    return DayEvents(
+        tx,
+        transaction_lines(tx),
+        read_events(spark, target.archive_path, CART_EVENT, first, last).cache(),
+        read_events(spark, target.archive_path, PRODUCT_VIEW, first, last),
+    )
+
+
 def run_product_performance(
     spark: SparkSession, target: Target, as_of: date, period_days: int = PERIOD_DAYS
 ) -> dict[str, int]:
-    ev = day_events(spark, target, as_of - timedelta(days=period_days - 1), as_of)
-    perf = performance_frame(ev)
+    ev = period_events(spark, target, as_of - timedelta(days=period_days - 1), as_of)
+    perf = performance_frame(ev).cache()
+    ids = [r[0] for r in perf.select("product_id").collect()]
     # The product's current version: its category there wins over what the events said.
-    versions, _ = dims.apply_scd2(
+    current = dims.current_keys(
         spark,
         target.settings,
         target.schema,
         dims.PRODUCT,
-        None,
+        ids,
         perf.select("product_id", "category_id", F.lit(0).cast("decimal(12,2)").alias("price")),
-    )
-    current = versions.where("is_current").select(
-        "product_id", "product_key", F.col("category_id").alias("dim_category_id")
-    )
+        ("category_id",),
+    ).withColumnRenamed("category_id", "dim_category_id")
     perf = perf.join(F.broadcast(current), "product_id", "left").withColumn(
         "category_id",
         F.when(
@@ -150,14 +162,9 @@ def run_product_performance(
         "*",
         F.lit(datetime.now(UTC)).alias("computed_at"),
     )
+    data = to_arrow(rows, "product_performance")
     with pg.connect(target.settings, target.schema) as conn:
-        written = pg.replace_slice(
-            conn,
-            "product_performance",
-            "as_of_date = %s",
-            [as_of],
-            to_arrow(rows, "product_performance"),
-        )
-    for frame in (ev.transactions, ev.lines, ev.carts, ev.views):
-        frame.unpersist()
+        written = pg.replace_slice(conn, "product_performance", "as_of_date = %s", [as_of], data)
+    ev.carts.unpersist()
+    perf.unpersist()
     return {"product_performance": written}

@@ -29,10 +29,10 @@ def load_reference(spark: SparkSession, root: str, entity: str) -> DataFrame | N
     schema = table_schema(entity)
     frames = []
     if fs.glob(f"{folder}/*.parquet"):
+        # The reader schema up front (no footer-merging job): extra columns (Kafka provenance)
+        # are ignored, fields older files lack read as nulls.
         frames.append(
-            spark.read.option("mergeSchema", "true")
-            .option("pathGlobFilter", "*.parquet")
-            .parquet(folder)
+            spark.read.schema(schema).option("pathGlobFilter", "*.parquet").parquet(folder)
         )
     if fs.glob(f"{folder}/*.avro"):
         frames.append(spark.read.format("avro").option("pathGlobFilter", "*.avro").load(folder))

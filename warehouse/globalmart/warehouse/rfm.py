@@ -97,15 +97,14 @@ def run_rfm(
     tx = read_events(spark, target.archive_path, TRANSACTION, first, as_of)
     scored = rfm_frame(tx, as_of).cache()
     # Every scored customer needs a dimension row (an inferred member if no snapshot knows it).
-    customers, _ = dims.apply_scd2(
+    current = dims.current_keys(
         spark,
         target.settings,
         target.schema,
         dims.CUSTOMER,
-        None,
+        [r[0] for r in scored.select("user_id").collect()],
         tx.groupBy("user_id").agg(F.max_by("country", "event_time").alias("country")),
     )
-    current = customers.where("is_current").select("user_id", "customer_key")
     rows = scored.join(F.broadcast(current), "user_id", "left").select(
         F.lit(as_of).alias("as_of_date"), "*", F.lit(datetime.now(UTC)).alias("computed_at")
     )

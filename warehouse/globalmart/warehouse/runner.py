@@ -1,9 +1,10 @@
 """Run the nightly batch for a day or a range of days, recording every job in the run log.
 
-Order per day: ETL (dimensions, facts, daily snapshot; then the day's revenue reconciled with the
-real-time sales_per_minute table, kept in the run record) -> RFM -> product performance -> sales
-trends -> BI views. Each job writes its slice in its own transactions, so a failed job leaves the
-earlier ones' results in place and a re-run replaces them. Every job's outcome (status, rows,
+Order per day: ETL (reference snapshot, dimensions, facts, daily snapshot; then the day's revenue
+reconciled with the real-time sales_per_minute table, kept in the run record) -> RFM -> product
+performance -> sales trends -> sales history (weekly, monthly) -> BI views. Each job writes its
+slice in its own transactions, so a failed job leaves the earlier ones' results in place and a
+re-run replaces them. Every job's outcome (status, rows,
 duration, error) goes to the `batch_runs` collection of the MongoDB-wire store.
 """
 
@@ -27,6 +28,7 @@ from globalmart.warehouse.layout import archive_root, days, reference_root
 from globalmart.warehouse.product_performance import run_product_performance
 from globalmart.warehouse.reconcile import reconcile
 from globalmart.warehouse.rfm import run_rfm
+from globalmart.warehouse.sales_history import run_sales_history
 from globalmart.warehouse.sales_trends import run_sales_trends
 from globalmart.warehouse.views import create_views
 
@@ -38,6 +40,7 @@ JOBS: dict[str, Job] = {
     "rfm": run_rfm,
     "product_performance": run_product_performance,
     "sales_trends": run_sales_trends,
+    "sales_history": run_sales_history,
 }
 
 

@@ -1,6 +1,7 @@
-"""A small, deterministic e-commerce data set for tests and examples: reference snapshots and the
-three event types, shaped like the generator's (sessions that view, add to cart, then check out or
-abandon). Same seed, same events. Large volumes come from `synthetic` (generated inside Spark)."""
+"""A small, deterministic e-commerce data set for tests and examples: the generator's reference
+records and the three event types, shaped like the generator's (sessions that view, add to cart,
+then check out or abandon). Same seed, same events. Large volumes come from `synthetic`
+(generated inside Spark)."""
 
 from __future__ import annotations
 
@@ -12,45 +13,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-COUNTRIES = [
-    {
-        "country": "US",
-        "country_name": "United States",
-        "currency": "USD",
-        "region": "North America",
-        "timezone": "America/New_York",
-    },
-    {
-        "country": "GB",
-        "country_name": "United Kingdom",
-        "currency": "GBP",
-        "region": "Europe",
-        "timezone": "Europe/London",
-    },
-    {
-        "country": "DE",
-        "country_name": "Germany",
-        "currency": "EUR",
-        "region": "Europe",
-        "timezone": "Europe/Berlin",
-    },
-    {
-        "country": "FR",
-        "country_name": "France",
-        "currency": "EUR",
-        "region": "Europe",
-        "timezone": "Europe/Paris",
-    },
-    {
-        "country": "JP",
-        "country_name": "Japan",
-        "currency": "JPY",
-        "region": "Asia-Pacific",
-        "timezone": "Asia/Tokyo",
-    },
-]
+from globalmart.generators.reference import Reference
+
+COUNTRIES = [dict(c) for c in Reference.countries()]
 PAYMENT_METHODS = ["credit_card", "debit_card", "paypal", "apple_pay", "google_pay"]
-EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -66,50 +32,25 @@ def _id(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def reference(seed: int, users: int, products: int, categories: int) -> SeedData:
-    rng = random.Random(seed)
-    data = SeedData(countries=[dict(c) for c in COUNTRIES])
-    for n in range(categories):
-        data.categories.append(
-            {
-                "category_id": f"CAT-{n:03d}",
-                "name": f"Category {n}",
-                "department": f"Dept {n % 4}",
-                "updated_at": EPOCH,
-            }
-        )
-    for n in range(products):
-        data.products.append(
-            {
-                "product_id": f"P-{n:05d}",
-                "name": f"Product {n}",
-                "category_id": f"CAT-{rng.randrange(categories):03d}",
-                "brand": f"Brand {n % 7}",
-                "price": Decimal(rng.randrange(199, 49_999)) / 100,
-                "stock_quantity": 100,
-                "rating": None,
-                "is_active": True,
-                "created_at": EPOCH,
-                "updated_at": EPOCH,
-            }
-        )
-    for n in range(users):
-        data.users.append(
-            {
-                "user_id": f"U-{n:06d}",
-                "first_name": "F",
-                "last_name": "L",
-                "email": f"u{n}@example.com",
-                "age": rng.randrange(18, 80),
-                "gender": None,
-                "country": rng.choice(COUNTRIES)["country"],
-                "city": f"City {n % 13}",
-                "loyalty_tier": rng.choice(["bronze", "silver", "gold", "platinum"]),
-                "registered_at": EPOCH,
-                "updated_at": EPOCH,
-            }
-        )
-    return data
+def _as_datetimes(record: dict[str, Any]) -> dict[str, Any]:
+    """The reference module's Avro form (epoch microseconds) as UTC datetimes."""
+    return {
+        k: datetime.fromtimestamp(v / 1e6, UTC) if k.endswith("_at") and v is not None else v
+        for k, v in record.items()
+    }
+
+
+def reference(seed: int, users: int, products: int) -> SeedData:
+    """The generator's reference records (globalmart.generators.reference) of the first `users`
+    users and `products` products, every category and country: what `generate reference`
+    publishes for the same seed and counts."""
+    ref = Reference(seed)
+    return SeedData(
+        users=[_as_datetimes(u) for u in ref.users(users)],
+        products=[_as_datetimes(p) for p in ref.products(products)],
+        categories=[_as_datetimes(c) for c in ref.categories()],
+        countries=[dict(c) for c in ref.countries()],
+    )
 
 
 def generate(
@@ -120,10 +61,9 @@ def generate(
     *,
     users: int = 200,
     products: int = 60,
-    categories: int = 8,
 ) -> SeedData:
     """Reference data plus `day_count` days of events, ~6 views and ~3 cart events per purchase."""
-    data = reference(seed, users, products, categories)
+    data = reference(seed, users, products)
     rng = random.Random(seed + 1)
     events: dict[str, list[dict[str, Any]]] = {
         "transaction": [],

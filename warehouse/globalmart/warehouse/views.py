@@ -47,40 +47,22 @@ VIEWS: dict[str, tuple[str, str]] = {
     ),
     "bi_sales_weekly": (
         "Weekly (ISO, from Monday) sales per country and category with week-over-week growth "
-        "and a 4-week moving average of revenue.",
+        "and a 4-week moving average of revenue (table sales_history).",
         """
-        WITH w AS (
-            SELECT date_trunc('week', sales_date)::date AS week_start, country, category_id,
-                   sum(order_count) AS order_count, sum(units_sold) AS units_sold,
-                   sum(revenue) AS revenue
-            FROM sales_trends GROUP BY 1, 2, 3
-        )
-        SELECT w.*,
-               round(100.0 * (revenue - lag(revenue) OVER p) / NULLIF(lag(revenue) OVER p, 0), 2)
-                   AS revenue_growth_pct,
-               round(avg(revenue) OVER (p ROWS BETWEEN 3 PRECEDING AND CURRENT ROW), 2)
-                   AS revenue_4w_avg
-        FROM w
-        WINDOW p AS (PARTITION BY country, category_id ORDER BY week_start)
+        SELECT period_start AS week_start, as_of_date, country, category_id, order_count,
+               units_sold, revenue, avg_order_value, revenue_growth_pct,
+               revenue_moving_avg AS revenue_4w_avg
+        FROM sales_history WHERE period = 'week'
         """,
     ),
     "bi_sales_monthly": (
         "Monthly sales per country and category with month-over-month growth and a 3-month "
-        "moving average of revenue.",
+        "moving average of revenue (table sales_history).",
         """
-        WITH m AS (
-            SELECT date_trunc('month', sales_date)::date AS month_start, country, category_id,
-                   sum(order_count) AS order_count, sum(units_sold) AS units_sold,
-                   sum(revenue) AS revenue
-            FROM sales_trends GROUP BY 1, 2, 3
-        )
-        SELECT m.*,
-               round(100.0 * (revenue - lag(revenue) OVER p) / NULLIF(lag(revenue) OVER p, 0), 2)
-                   AS revenue_growth_pct,
-               round(avg(revenue) OVER (p ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), 2)
-                   AS revenue_3m_avg
-        FROM m
-        WINDOW p AS (PARTITION BY country, category_id ORDER BY month_start)
+        SELECT period_start AS month_start, as_of_date, country, category_id, order_count,
+               units_sold, revenue, avg_order_value, revenue_growth_pct,
+               revenue_moving_avg AS revenue_3m_avg
+        FROM sales_history WHERE period = 'month'
         """,
     ),
     "bi_rfm_latest": (
