@@ -8,6 +8,7 @@ browsing), ops/admin endpoints (API keys), /dashboard and /static (issue #9's da
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,6 +54,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
+        # Everything built so far (app, GraphQL schema, models) lives as long as the process:
+        # moved out of the collector's reach, a full collection scans only what requests create
+        # (~1 ms instead of 50-150 ms that showed as the cached path's p99).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
