@@ -191,7 +191,9 @@ class Oracle:
             pattern = (
                 "high_frequency_and_spend"
                 if frequent and big
-                else "high_frequency" if frequent else "high_spend"
+                else "high_frequency"
+                if frequent
+                else "high_spend"
             )
             latest = max(events, key=lambda e: (e["event_time"], e["transaction_id"]))
             return count, spend, pattern, latest["country"]

@@ -379,7 +379,9 @@ def run_stream_bench(
                     source = (
                         "product_view"
                         if roll < 60
-                        else "cart_event" if roll < 90 else "transaction"
+                        else "cart_event"
+                        if roll < 90
+                        else "transaction"
                     )
                     template = pools[source][i % POOL]
                     producer.produce(topics.topics[source], template.at(micros), template.key)

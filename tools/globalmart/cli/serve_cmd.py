@@ -36,6 +36,9 @@ def serve(
     """Serve the gateway until interrupted."""
     import uvicorn
 
+    # uvicorn imports the app by name (needed for --workers); importing it here also makes
+    # Pants pack the gateway into the CLI's PEX, where `serve` would otherwise find nothing.
+    import globalmart.gateway.app  # noqa: F401
     from globalmart.gateway.assets import AssetsError, ensure_assets
 
     settings = get_settings()
