@@ -9,14 +9,17 @@ folder: nothing is downloaded again. Stopped (and deleted) by `close`.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import uuid
 from pathlib import Path
 
 from globalmart.core.settings import Settings
 from globalmart.stack.apicurio import Apicurio
-from globalmart.stack.base import Component, StatePaths
+from globalmart.stack.base import Component, StatePaths, pid_alive
 from globalmart.stack.kafka import Kafka
 from globalmart.stack.postgres import Postgres
 
@@ -34,11 +37,38 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def reap_orphans(shared: Settings) -> list[str]:
+    """Stop and delete private stacks whose test process died without cleaning up (a Pants
+    retry or timeout kills it before its fixtures' finalizers run)."""
+    reaped = []
+    for root in (StatePaths(shared.globalmart_state_dir).data / "chaos").glob("*"):
+        try:
+            if pid_alive(int((root / "owner.pid").read_text())):
+                continue
+        except (OSError, ValueError):
+            pass
+        driver = root / "pipeline" / "run" / "stream.pid"
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(driver.read_text())
+            if b"globalmart.stream.service" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.killpg(pid, signal.SIGKILL)
+        orphan = shared.model_copy(update={"globalmart_state_dir": root})
+        for component in (Kafka(orphan), Postgres(orphan, "realtime"), Apicurio(orphan)):
+            with contextlib.suppress(Exception):
+                component.stop(lambda _m: None)
+        (root / "opt").unlink(missing_ok=True)
+        shutil.rmtree(root, ignore_errors=True)
+        reaped.append(root.name)
+    return reaped
+
+
 class PrivateStack:
     def __init__(self, shared: Settings) -> None:
+        self.reaped = reap_orphans(shared)
         shared_paths = StatePaths(shared.globalmart_state_dir)
         self.root = shared_paths.data / "chaos" / uuid.uuid4().hex[:8]
         self.root.mkdir(parents=True)
+        (self.root / "owner.pid").write_text(str(os.getpid()))
         (self.root / "opt").symlink_to(shared_paths.opt, target_is_directory=True)
         kafka, controller, jmx, pg, registry, management = free_ports(6)
         self.settings = shared.model_copy(
