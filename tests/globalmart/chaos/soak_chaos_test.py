@@ -42,6 +42,15 @@ from globalmart.generators.wire import RegistryLookupError
 from globalmart.schemas.catalog import load_catalog
 from globalmart.stream import testing
 
+# Not yet in the default suite: ~20 min on 2 busy cores (over the suite's budget), and the last
+# scenario fails on an open bug (poison events the stream rejects still reach the warehouse
+# facts: the archive keeps them and the ETL does not apply the stream's event checks).
+# GLOBALMART_CHAOS=1 runs it: GLOBALMART_CHAOS=1 ./pants test tests/globalmart/chaos::
+pytestmark = pytest.mark.skipif(
+    os.environ.get("GLOBALMART_CHAOS") != "1",
+    reason="soak + chaos run on demand: set GLOBALMART_CHAOS=1 (see the module docstring)",
+)
+
 SOAK_SECONDS = float(os.environ.get("GLOBALMART_SOAK_SECONDS", 60))
 ROUNDS = int(os.environ.get("GLOBALMART_CHAOS_ROUNDS", 1))
 RATE = 100
