@@ -57,8 +57,13 @@ class World:
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[SparkSession]:
-    # A few dozen rows per job: one shuffle partition saves hundreds of empty tasks.
-    session = get_spark("batch-analytics-test", shuffle_partitions=1)
+    # A few dozen rows per job: one shuffle partition, and no adaptive execution (it re-plans
+    # every shuffle as a job of its own: several times the run time on data this small).
+    session = get_spark(
+        "batch-analytics-test",
+        shuffle_partitions=1,
+        conf={"spark.sql.adaptive.enabled": "false"},
+    )
     yield session
     session.stop()
 

@@ -90,10 +90,8 @@ def header_schema_id(value: Column) -> Column:
     return F.conv(F.hex(F.substring(value, 2, 4)), 16, 10).cast("long")
 
 
-def rejection_reason(
-    value: Column, decoder: Decoder, event: Column, required: str = "event_time"
-) -> Column:
-    """Why a message was not archived (null when it was); `required`: a field it must have."""
+def rejection_reason(value: Column, decoder: Decoder, event: Column) -> Column:
+    """Why a message was not archived (null when it was)."""
     known = F.lit(False)
     for writer_id in decoder.writers:
         known = known | (header_schema_id(value) == writer_id)
@@ -109,7 +107,7 @@ def rejection_reason(
             F.concat(F.lit("unknown schema id "), header_schema_id(value).cast("string")),
         )
         .when(event.isNull(), F.lit("Avro body does not match its writer schema"))
-        .when(event[required].isNull(), F.lit(f"record without {required}"))
+        .when(event["event_time"].isNull(), F.lit("event without event_time"))
     )
 
 
