@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import reduce
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from globalmart.warehouse.frames import archive_schema
@@ -33,7 +34,33 @@ def read_events(
         .parquet(*paths)
     )
     # A producer retry can archive an event twice: the same event_id, the same content.
-    return frame.select(*schema.fieldNames()).dropDuplicates(["event_id"])
+    return valid_only(frame.select(*schema.fieldNames()), event_type).dropDuplicates(["event_id"])
+
+
+def event_rules(event_type: str) -> list[tuple[Column, str]]:
+    """The rules the stream jobs reading `event_type` apply (condition = rejected, reason)."""
+    from globalmart.stream.registry_jobs import JOBS
+
+    rules: dict[str, Column] = {}
+    for job in JOBS:
+        if job.source == event_type:
+            for condition, reason in job.checks():
+                rules.setdefault(reason, condition)
+    return [(condition, reason) for reason, condition in rules.items()]
+
+
+def valid_only(frame: DataFrame, event_type: str) -> DataFrame:
+    """Drop the events the stream jobs reject, so batch and real-time count the same events (the
+    archive keeps them, raw; the rejects are in dead_letters with their reason). The archive has
+    no Kafka timestamp, so the stream's clock-skew rule (event_time far after sending) passes."""
+    rules = event_rules(event_type)
+    if not rules:
+        return frame
+    staged = frame.withColumn("kafka_timestamp", F.lit(None).cast("timestamp"))
+    rejected = reduce(
+        lambda a, b: a | b, [F.coalesce(condition, F.lit(False)) for condition, _ in rules]
+    )
+    return staged.where(~rejected).drop("kafka_timestamp")
 
 
 def transaction_lines(transactions: DataFrame) -> DataFrame:
