@@ -129,7 +129,9 @@ class Oracle:
         latest: datetime | None = None
         for number, phase in enumerate(self.dataset.phases):
             watermark = latest - delay if latest is not None else None
-            valid = [m.event for m in phase if m.source == source and _valid(m)]
+            valid: list[dict[str, Any]] = [
+                m.event for m in phase if m.source == source and _valid(m) and m.event is not None
+            ]
             for event in valid:
                 contribute(windows, watermark, _as_read(event))
             for event in valid:
