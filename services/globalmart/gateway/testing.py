@@ -190,3 +190,16 @@ def metric_value(text: str, name: str, **labels: str) -> float | None:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     return None
+
+
+def api_rows(base: str, table: str, query: str) -> list[dict[str, Any]]:
+    """Every row of /api/v1/<table>?<query>, following the keyset pages."""
+    import httpx
+
+    rows: list[dict[str, Any]] = []
+    url: str | None = f"/api/v1/{table}?{query}"
+    while url:
+        body = httpx.get(base + url, timeout=10).json()
+        rows += body["data"]
+        url = body["page"]["next"]
+    return rows

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -27,7 +26,7 @@ from globalmart.gateway.app import create_app
 from globalmart.gateway.assets import ensure_assets
 from globalmart.gateway.config import GatewayConfig
 from globalmart.gateway.encode import iso_utc
-from globalmart.gateway.testing import running_gateway
+from globalmart.gateway.testing import api_rows, running_gateway
 from globalmart.integration.headless_chromium import CHROMIUM_PACKAGE, Browser
 from globalmart.schemas.catalog import load_catalog
 from globalmart.stack import stack
@@ -155,9 +154,9 @@ def _dashboard_matches_the_api(settings: Settings, started: datetime, tmp_path: 
         browser.navigate(f"{base}/?{query}&refresh=600")
         browser.wait_for(READY, timeout=60)
         tiles = browser.evaluate(TILES)
-        sales = _api_rows(base, "sales_per_minute", query)
-        carts = _api_rows(base, "cart_metrics", query)
-        stats = _api_rows(base, "anomaly_stats", query)
+        sales = api_rows(base, "sales_per_minute", f"{query}&limit=1000")
+        carts = api_rows(base, "cart_metrics", f"{query}&limit=1000")
+        stats = api_rows(base, "anomaly_stats", f"{query}&limit=1000")
         shot = browser.screenshot(tmp_path / "dashboard-demo.png")
         errors = list(browser.console_errors)
     revenue = sum((Decimal(r["total_revenue"]) for r in sales), Decimal(0))
@@ -178,16 +177,6 @@ def _dashboard_matches_the_api(settings: Settings, started: datetime, tmp_path: 
         target.write_bytes(shot.read_bytes())
     except OSError:
         pass  # a read-only checkout: the copy in the test's folder is enough
-
-
-def _api_rows(base: str, table: str, query: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    url: str | None = f"/api/v1/{table}?{query}&limit=1000"
-    while url:
-        body = httpx.get(base + url, timeout=10).json()
-        rows += body["data"]
-        url = body["page"]["next"]
-    return rows
 
 
 def httpx_up(url: str) -> bool:

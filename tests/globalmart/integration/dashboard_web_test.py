@@ -35,6 +35,7 @@ from globalmart.gateway.config import GatewayConfig
 from globalmart.gateway.encode import iso_utc
 from globalmart.gateway.tables import table_specs
 from globalmart.gateway.testing import (
+    api_rows,
     bump,
     delete_rows,
     insert_rows,
@@ -424,16 +425,6 @@ READ_PAGE = r"""
   };
 })()
 """
-
-
-def api_rows(base: str, table: str, query: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    url: str | None = f"/api/v1/{table}?{query}"
-    while url:
-        body = httpx.get(base + url, timeout=10).json()
-        rows += body["data"]
-        url = body["page"]["next"]
-    return rows
 
 
 def money(value: Decimal) -> str:
