@@ -5,17 +5,11 @@ from __future__ import annotations
 import uvicorn
 
 from globalmart.core.settings import get_settings
+from globalmart.gateway.server import APP, uvicorn_options
 
 
 def main() -> None:
-    settings = get_settings()
-    uvicorn.run(
-        "globalmart.gateway.app:app_factory",
-        factory=True,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower(),
-    )
+    uvicorn.run(APP, **uvicorn_options(get_settings()))
 
 
 if __name__ == "__main__":

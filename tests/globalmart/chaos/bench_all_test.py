@@ -29,6 +29,8 @@ def test_bench_all_only_api_writes_json_and_markdown(
     assert api["ok"], api
     cached = api["result"]["cached_get"]
     assert cached["requests"] > 0 and cached["errors"] == 0 and cached["p99_ms"] > 0
+    # a real page is cached (rows seeded when the stack is fresh), not an empty list
+    assert api["result"]["page_bytes"] > 50 * 100, api["result"]["page_bytes"]
     assert api["result"]["redis_get"]["p99_ms"] > 0
     assert saved["machine"]["cores"] >= 1 and saved["machine"]["memory_gib"] > 0
     assert saved["versions"]["redis"] and saved["versions"]["kafka"]

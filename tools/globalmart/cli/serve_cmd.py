@@ -40,6 +40,7 @@ def serve(
     # Pants pack the gateway into the CLI's PEX, where `serve` would otherwise find nothing.
     import globalmart.gateway.app  # noqa: F401
     from globalmart.gateway.assets import AssetsError, ensure_assets
+    from globalmart.gateway.server import APP, uvicorn_options
 
     settings = get_settings()
     if build_assets:
@@ -53,11 +54,8 @@ def serve(
         "registry /registry, metrics /metrics)"
     )
     uvicorn.run(
-        "globalmart.gateway.app:app_factory",
-        factory=True,
-        host=bind_host,
-        port=bind_port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
+        APP,
+        **uvicorn_options(
+            settings, host=bind_host, port=bind_port, workers=workers, proxy_headers=False
+        ),
     )
