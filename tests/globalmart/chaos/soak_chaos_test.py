@@ -13,8 +13,11 @@ also in the Parquet archive and the warehouse facts:
 6. poison messages (garbage, unknown schema id, another topic's schema, extreme values, far
    future and far past event times): dead letters for each job, nothing counted, later data fine.
 
-GLOBALMART_SOAK_SECONDS (default 60) lengthens the soak; GLOBALMART_CHAOS_ROUNDS (default 1)
-repeats the fault scenarios 2-4.
+This is the short variant, part of `./pants test ::`. The long one is behind two documented
+flags: GLOBALMART_SOAK_SECONDS (default 60) lengthens the soak, GLOBALMART_CHAOS_ROUNDS (default
+1) repeats the fault scenarios 2-4, e.g.
+    GLOBALMART_SOAK_SECONDS=1800 GLOBALMART_CHAOS_ROUNDS=3 ./pants test tests/globalmart/chaos::
+(`./pants run :globalmart -- bench soak` holds a rate on the shared stack, 30 minutes by default.)
 """
 
 from __future__ import annotations
@@ -41,15 +44,6 @@ from globalmart.core.settings import Settings
 from globalmart.generators.wire import RegistryLookupError
 from globalmart.schemas.catalog import load_catalog
 from globalmart.stream import testing
-
-# Not yet in the default suite: ~20 min on 2 busy cores (over the suite's budget), and the last
-# scenario fails on an open bug (poison events the stream rejects still reach the warehouse
-# facts: the archive keeps them and the ETL does not apply the stream's event checks).
-# GLOBALMART_CHAOS=1 runs it: GLOBALMART_CHAOS=1 ./pants test tests/globalmart/chaos::
-pytestmark = pytest.mark.skipif(
-    os.environ.get("GLOBALMART_CHAOS") != "1",
-    reason="soak + chaos run on demand: set GLOBALMART_CHAOS=1 (see the module docstring)",
-)
 
 SOAK_SECONDS = float(os.environ.get("GLOBALMART_SOAK_SECONDS", 60))
 ROUNDS = int(os.environ.get("GLOBALMART_CHAOS_ROUNDS", 1))
