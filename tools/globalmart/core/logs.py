@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 _CONFIGURED = False
@@ -17,10 +18,14 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.setLevel(level.upper())
     if not _CONFIGURED:
-        handler = RichHandler(show_path=False, log_time_format="%Y-%m-%dT%H:%M:%SZ")
+        # stderr: standard output is for results (`--json` must print JSON and nothing else)
+        handler = RichHandler(
+            console=Console(stderr=True), show_path=False, log_time_format="%Y-%m-%dT%H:%M:%SZ"
+        )
         handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         root.addHandler(handler)
         _CONFIGURED = True
     # Third-party chatter stays at WARNING unless asked for.
-    for noisy in ("py4j", "kafka", "httpx", "urllib3"):
+    # (httpx2: the registry client's HTTP library logs every request at INFO)
+    for noisy in ("py4j", "kafka", "httpx", "httpx2", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
