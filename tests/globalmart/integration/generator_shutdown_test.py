@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from globalmart.core.settings import Settings
 from globalmart.generators.config import KINDS
@@ -21,6 +21,14 @@ from globalmart.stack.testing import unique_name
 from .generator_support import consume_all
 
 PROGRAM = "from globalmart.cli.generate_cmd import app; app(prog_name='generate')"
+
+
+#: a topic the generator has just created answers these until its partitions have leaders
+_NOT_READY = (
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+)
 
 
 def _wait_for_messages(
@@ -34,10 +42,15 @@ def _wait_for_messages(
             metadata = admin.list_topics(timeout=10)
             if topic in metadata.topics:
                 partitions = metadata.topics[topic].partitions
-                total = sum(
-                    consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                    for p in partitions
-                )
+                try:
+                    total = sum(
+                        consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                        for p in partitions
+                    )
+                except KafkaException as error:
+                    if error.args[0].code() not in _NOT_READY:
+                        raise
+                    total = 0
                 if total >= at_least:
                     return
             time.sleep(0.5)
