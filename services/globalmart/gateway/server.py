@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httptools  # noqa: F401 - imported so a missing one fails here, with its name
+# uvicorn loads both by name; these imports let Pants see (and pack) them, and make a build
+# that lost them fail here, naming the package
+import httptools  # noqa: F401
 import uvloop  # noqa: F401
 
 from globalmart.core.settings import Settings
