@@ -10,14 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from globalmart.core.ports import free_port
 from globalmart.core.settings import Settings
 from globalmart.stack.base import Component, StackError, pid_alive, port_open
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class HttpServer(Component):
@@ -71,7 +66,7 @@ def settings(tmp_path: Path) -> Settings:
 
 def test_start_reuse_stop(settings: Settings) -> None:
     messages: list[str] = []
-    toy = HttpServer(settings, _free_port())
+    toy = HttpServer(settings, free_port())
     toy.start(messages.append)
     try:
         status = toy.status()
@@ -103,7 +98,7 @@ def test_port_taken_by_someone_else_is_explained_and_left_alone(settings: Settin
 
 
 def test_not_healthy_in_time_is_explained(settings: Settings) -> None:
-    toy = HttpServer(settings, _free_port(), argv=["sleep", "30"])
+    toy = HttpServer(settings, free_port(), argv=["sleep", "30"])
     toy.start_timeout = 1.5
     with pytest.raises(StackError, match=r"not healthy within 2s"):
         toy.start(lambda _m: None)
@@ -112,7 +107,7 @@ def test_not_healthy_in_time_is_explained(settings: Settings) -> None:
 
 
 def test_exit_during_start_is_explained(settings: Settings) -> None:
-    toy = HttpServer(settings, _free_port(), argv=["false"])
+    toy = HttpServer(settings, free_port(), argv=["false"])
     with pytest.raises(StackError, match="exited during start-up") as error:
         toy.start(lambda _m: None)
     assert str(toy.log_file) in str(error.value)

@@ -13,28 +13,15 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import uuid
 from pathlib import Path
 
+from globalmart.core.ports import free_ports
 from globalmart.core.settings import Settings
 from globalmart.stack.apicurio import Apicurio
 from globalmart.stack.base import Component, StatePaths, pid_alive
 from globalmart.stack.kafka import Kafka
 from globalmart.stack.postgres import Postgres
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def reap_orphans(shared: Settings) -> list[str]:
@@ -92,7 +79,19 @@ class PrivateStack:
 
     def start(self, *names: str) -> None:
         for name in names or tuple(self.components):
-            self.components[name].start(self.log.append)
+            try:
+                self.components[name].start(self.log.append)
+            except Exception as error:
+                raise RuntimeError(
+                    f"private {name} did not start: {error}\n{self.log_tail(name)}"
+                ) from error
+
+    def heal(self) -> list[str]:
+        """Start whatever is down (a failed test may leave a service stopped); say what."""
+        down = [name for name, c in self.components.items() if not c.healthy()]
+        if down:
+            self.start(*down)
+        return down
 
     def stop(self, name: str) -> None:
         self.components[name].stop(self.log.append)

@@ -83,6 +83,18 @@ def pipeline(private: PrivateStack) -> Iterator[Pipeline]:
         print(f"stream log tail:\n{_tail(pipe)}")
 
 
+@pytest.fixture(autouse=True)
+def healed(private: PrivateStack, pipeline: Pipeline) -> None:
+    """Each test starts from a whole private stack and a running driver, so that one failed
+    test (which may leave a service down) does not fail every test after it as well."""
+    down = private.heal()
+    if pipeline.driver_pid is None:
+        down.append("stream-driver")
+        pipeline.start_driver()
+    if down:
+        print(f"started again before this test: {down}")
+
+
 def _tail(pipe: Pipeline, lines: int = 40) -> str:
     try:
         text = (pipe.workdir / "stream.log").read_text(errors="replace")

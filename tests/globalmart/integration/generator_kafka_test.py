@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
+from globalmart.core.ports import free_port
 from globalmart.core.runlog import GENERATOR_RUNS, RunLog
 from globalmart.core.settings import Settings
 from globalmart.generators.config import KINDS
 from globalmart.generators.runner import RunSummary
 from globalmart.schemas.catalog import DLQ_SUFFIX
 
-from .generator_support import Decoder, Record, consume_all, drop_topics, free_port, run, topics_of
+from .generator_support import Decoder, Record, consume_all, drop_topics, run, topics_of
 
 EVENTS = 40_000
 INVALID_SHARE = 0.005

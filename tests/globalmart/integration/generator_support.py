@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,12 +27,6 @@ class Record:
     offset: int
     key: str | None
     value: bytes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(settings: Settings, **options: Any) -> RunSummary:

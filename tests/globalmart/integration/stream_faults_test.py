@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ import pytest
 from typer.testing import CliRunner
 
 from globalmart.cli import stream_cmd
+from globalmart.core.ports import free_port
 from globalmart.core.runlog import ALERT_DELIVERIES, STREAM_PROGRESS, RunLog
 from globalmart.core.settings import Settings
 from globalmart.integration import stream_dataset
@@ -42,12 +42,6 @@ from globalmart.stack.testing import unique_name
 from globalmart.stream import testing
 
 cli = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Webhook:
@@ -80,7 +74,7 @@ class Driver:
         self.harness = harness
         self.run_dir = root / "run"
         self.checkpoints = root / "checkpoints"
-        self.metrics_port = _free_port()
+        self.metrics_port = free_port()
         self.webhook = webhook
 
     def start(self, *extra: str, names: list[str] | None = None) -> Any:
@@ -145,19 +139,34 @@ class Driver:
             ]
             return len(queries) == 5 and not behind and time.monotonic() - still_since >= 4
 
-        _until(done, timeout, "the queries to catch up")
+        _until(done, timeout, "the queries to catch up", self.explain)
 
     def ledger(self) -> list[dict[str, Any]]:
         return self.harness.rows("stream_batch_ledger")
 
+    def explain(self) -> str:
+        """What a timed-out wait prints: the driver's status and the last lines of its log."""
+        status = self.command("status", "--json").output
+        log = stream_cmd.Paths(self.harness.settings, self.run_dir).log
+        try:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        except OSError as error:
+            tail = f"(no log: {error})"
+        return f"status: {status}\nlog tail:\n{tail}"
 
-def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
+
+def _until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    explain: Callable[[], str] = lambda: "",
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{explain()}")
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +230,11 @@ def test_crash_lost_commit_and_graceful_stop_end_equal_to_the_oracle(
         harness.produce(phase3)
         driver.start("--trigger", "1 second")
         _until(
-            lambda: not any(harness.compare(oracle).values()), 300, "the tables to match the oracle"
+            lambda: not any(harness.compare(oracle).values()),
+            420,
+            "the tables to match the oracle",
+            lambda: f"{ {t: p[:5] for t, p in harness.compare(oracle).items() if p} }\n"
+            + driver.explain(),
         )
         assert driver.command("stop").exit_code == 0
         assert driver.pid() is None

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -52,6 +51,7 @@ import redis
 import uvloop
 from psycopg import sql
 
+from globalmart.core.ports import free_port
 from globalmart.core.settings import Settings
 from globalmart.gateway.server import APP, HTTP, LOOP
 from globalmart.gateway.tables import table_specs
@@ -95,12 +95,6 @@ def _percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _start_gateway(port: int, setup: GatewaySetup) -> subprocess.Popen[bytes]:
@@ -322,7 +316,7 @@ def _redis_floor(settings: Settings, value: bytes) -> dict[str, Any]:
 
 
 def _bench_setup(setup: GatewaySetup) -> tuple[dict[str, Any], bytes]:
-    port = _free_port()
+    port = free_port()
     process = _start_gateway(port, setup)
     try:
         warm = httpx.get(f"http://127.0.0.1:{port}{PATH}", timeout=10)
