@@ -21,13 +21,14 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from globalmart.core import offsets
 from globalmart.core.settings import Settings
 from globalmart.schemas.catalog import load_catalog
 from globalmart.stack.base import StatePaths
 from globalmart.stream import job as job_module
 from globalmart.stream.decode import decode, fetch_writer_schemas
 from globalmart.stream.job import JobSpec
-from globalmart.stream.writer import BatchReport, PostgresBatchWriter, forget_ledger
+from globalmart.stream.writer import BatchReport, PostgresBatchWriter, WriterIds, forget_ledger
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ def start_job(
         dropped = forget_ledger(dsn, config.pg_schema, name)
         if dropped:
             log.info("%s: new checkpoint, forgot %d ledger rows", name, dropped)
-    writers = fetch_writer_schemas(settings, f"{topic}-value")
+    subject = f"{topic}-value"
+    writers = fetch_writer_schemas(settings, subject)
     reader = load_catalog().entry(spec.source).latest
     source = (
         spark.readStream.format("kafka")
@@ -120,7 +122,17 @@ def start_job(
         source = source.option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
     frame = job_module.build(decode(source.load(), writers, reader), spec, name)
     writer = PostgresBatchWriter(
-        dsn, name, spec.outputs, checkpoint, pg_schema=config.pg_schema, on_commit=on_commit
+        dsn,
+        name,
+        spec.outputs,
+        checkpoint,
+        pg_schema=config.pg_schema,
+        on_commit=on_commit,
+        writer_ids=WriterIds(
+            subject,
+            frozenset(writers.by_id),
+            lambda: set(fetch_writer_schemas(settings, subject).by_id),
+        ),
     )
     stream = (
         frame.writeStream.queryName(name)
@@ -187,19 +199,7 @@ def run_available_now(
 
 def kafka_end_offsets(settings: Settings, topic: str) -> int:
     """Records in `topic` so far (sum of the partitions' high watermarks)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": "gm-stream-probe"}
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions
-        )
-    finally:
-        consumer.close()
+    return offsets.end_offsets(settings.kafka_bootstrap_servers, [topic])[topic]
 
 
 def committed(checkpoint: Path) -> tuple[int | None, int]:
@@ -222,10 +222,10 @@ def committed(checkpoint: Path) -> tuple[int | None, int]:
 def _records(sources: list[Any]) -> int:
     """Sum of offsets over distinct topic-partitions (max where a topic is read twice)."""
     merged: dict[tuple[str, str], int] = {}
-    for offsets in sources:
-        if isinstance(offsets, str):
-            offsets = json.loads(offsets)
-        for topic, partitions in (offsets or {}).items():
+    for source in sources:
+        if isinstance(source, str):
+            source = json.loads(source)
+        for topic, partitions in (source or {}).items():
             for partition, offset in partitions.items():
                 key = (topic, str(partition))
                 merged[key] = max(merged.get(key, 0), int(offset))

@@ -211,7 +211,7 @@ class StreamService:
     def _failed(self, name: str, error: BaseException | str) -> None:
         previous = self.failures.get(name, {})
         self.failures[name] = {
-            "error": str(error).splitlines()[0][:500],
+            "error": (failure_reason(error) if isinstance(error, BaseException) else error)[:500],
             "at": time.time(),
             "restarts": int(previous.get("restarts", 0)),
         }
@@ -233,7 +233,7 @@ class StreamService:
             if query is not None and name not in self.failures:
                 exception = query.exception()
                 self._failed(name, exception or "stopped")
-                log.error("%s stopped: %s; restarting", name, str(exception).splitlines()[0])
+                log.error("%s stopped: %s; restarting", name, failure_reason(exception))
             failure = self.failures.get(name)
             backoff = min(
                 MAX_RESTART_BACKOFF_SECONDS, 2.0 ** int((failure or {}).get("restarts", 0))
@@ -339,6 +339,13 @@ class StreamService:
         self.write_status()
         self.dispatcher.close()
         self.recorder.close()
+
+
+def failure_reason(exception: BaseException | None) -> str:
+    """One line on why a query stopped: our own NewWriterSchema if it was that (Spark wraps it
+    deep inside its foreachBatch error), else the exception's first line."""
+    lines = str(exception or "stopped").splitlines() or ["stopped"]
+    return next((line for line in lines if "NewWriterSchema:" in line), lines[0]).strip()
 
 
 def _alive(pid: int) -> bool:

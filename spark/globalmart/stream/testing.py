@@ -21,6 +21,7 @@ import psycopg
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from globalmart.core import offsets
 from globalmart.core.settings import Settings
 from globalmart.schemas.catalog import load_catalog
 from globalmart.schemas.ddl import create_table, table_extras, table_spec
@@ -152,23 +153,7 @@ def _key(source: str, event: Mapping[str, Any]) -> str:
 
 def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[str, int]:
     """Total messages per topic (sum of the partitions' high watermarks)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": "gm-offsets-probe"}
-    )
-    try:
-        totals = {}
-        for topic in topics:
-            meta = consumer.list_topics(topic, timeout=10).topics[topic]
-            total = 0
-            for pid in meta.partitions:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, pid), timeout=10)
-                total += high
-            totals[topic] = total
-        return totals
-    finally:
-        consumer.close()
+    return offsets.end_offsets(settings.kafka_bootstrap_servers, topics)
 
 
 def normalise(value: Any) -> Any:

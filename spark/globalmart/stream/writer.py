@@ -13,6 +13,11 @@ offsets. Each batch therefore writes, in ONE transaction:
 The batch's watermark and timestamp are read from the query's offset log (written by Spark before
 the batch runs), so they are the ones Spark used, also on a replay. New alerts are handed to the
 alert dispatcher only after the commit.
+
+A query decodes the writer schemas registered when it started. A message whose schema id was
+registered under the topic's subject since then is not dead-lettered: the batch fails before it
+writes anything (NewWriterSchema), the supervisor restarts the query, which fetches the writer
+schemas again, and the same batch runs again and decodes it.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from typing import Any
 import psycopg
 from pyspark.sql import DataFrame
 
+from globalmart.stream.decode import HEADER_BYTES, UNKNOWN_SCHEMA
 from globalmart.stream.job import check_output
-from globalmart.stream.sinks import ALERTS, LEDGER, PROCESSING_TIME_COLUMNS, sink
+from globalmart.stream.sinks import ALERTS, DEAD_LETTERS, LEDGER, PROCESSING_TIME_COLUMNS, sink
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,28 @@ class BatchReport:
 class BatchMeta:
     watermark_ms: int
     timestamp_ms: int
+
+
+class NewWriterSchema(RuntimeError):
+    """A batch holds messages of a writer schema registered after its query started."""
+
+
+@dataclass(frozen=True)
+class WriterIds:
+    """The schema ids a query decodes, and how to ask the registry which ids its subject has now."""
+
+    subject: str
+    known: frozenset[int]
+    registered: Callable[[], set[int]]
+
+
+def unknown_ids(dead_letters: Sequence[dict[str, Any]]) -> set[int]:
+    """The schema ids of the messages dead-lettered as of an unknown schema."""
+    return {
+        int.from_bytes(r["value"][1:HEADER_BYTES], "big")
+        for r in dead_letters
+        if r.get("error_type") == UNKNOWN_SCHEMA and len(r.get("value") or b"") >= HEADER_BYTES
+    }
 
 
 def read_batch_meta(checkpoint: Path, batch_id: int) -> BatchMeta | None:
@@ -95,8 +123,10 @@ class PostgresBatchWriter:
         checkpoint: Path,
         pg_schema: str = "public",
         on_commit: Callable[[BatchReport], None] | None = None,
+        writer_ids: WriterIds | None = None,
     ) -> None:
         self.dsn = dsn
+        self.writer_ids = writer_ids
         self.query_name = query_name
         self.outputs = tuple(outputs)
         self.checkpoint = checkpoint
@@ -122,6 +152,7 @@ class PostgresBatchWriter:
         meta = read_batch_meta(self.checkpoint, batch_id)
         batch_time = _millis(meta.timestamp_ms) if meta else datetime.now(UTC)
         by_table = self.split(rows, batch_time)
+        self.refuse_new_writer_schemas(by_table.get(DEAD_LETTERS, []))
         try:
             report = self.write(batch_id, by_table, meta)
         except psycopg.OperationalError:
@@ -132,6 +163,31 @@ class PostgresBatchWriter:
         report.collect_seconds = collected
         if self.on_commit is not None:
             self.on_commit(report)
+
+    def refuse_new_writer_schemas(self, dead_letters: Sequence[dict[str, Any]]) -> None:
+        """Raise NewWriterSchema when an id dead-lettered as unknown is now registered under the
+        subject. Ids of other subjects, and a registry that does not answer, change nothing:
+        those messages are dead-lettered (with their bytes) as before."""
+        ids = self.writer_ids
+        unknown = unknown_ids(dead_letters) - ids.known if ids is not None else set()
+        if ids is None or not unknown:
+            return
+        try:
+            new = sorted(unknown & ids.registered())
+        except Exception as error:  # noqa: BLE001 - cannot tell: keep the dead letters
+            log.warning(
+                "%s: could not ask the registry about ids %s: %s",
+                self.query_name,
+                sorted(unknown),
+                error,
+            )
+            return
+        if new:
+            raise NewWriterSchema(
+                f"{self.query_name}: schema id(s) {new} were registered under {ids.subject} "
+                "after the query started; restarting it to decode them (this batch is not "
+                "committed and runs again)"
+            )
 
     def split(
         self, rows: Sequence[Any], batch_time: datetime | None = None

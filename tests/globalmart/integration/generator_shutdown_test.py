@@ -11,11 +11,10 @@ import sys
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-
+from globalmart.core import offsets
 from globalmart.core.settings import Settings
 from globalmart.generators.config import KINDS
-from globalmart.stack.kafka import admin_client, delete_topics
+from globalmart.stack.kafka import delete_topics
 from globalmart.stack.testing import unique_name
 
 from .generator_support import consume_all
@@ -23,36 +22,16 @@ from .generator_support import consume_all
 PROGRAM = "from globalmart.cli.generate_cmd import app; app(prog_name='generate')"
 
 
-#: a topic the generator has just created answers these until its partitions have leaders
-_NOT_READY = (
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-)
-
-
 def _wait_for_messages(
     settings: Settings, topic: str, at_least: int, process: subprocess.Popen[str]
 ) -> None:
-    admin = admin_client(settings.kafka_bootstrap_servers)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": topic})
+    consumer = offsets.probe(settings.kafka_bootstrap_servers, topic)
     deadline = time.monotonic() + 90
     try:
         while time.monotonic() < deadline and process.poll() is None:
-            metadata = admin.list_topics(timeout=10)
-            if topic in metadata.topics:
-                partitions = metadata.topics[topic].partitions
-                try:
-                    total = sum(
-                        consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                        for p in partitions
-                    )
-                except KafkaException as error:
-                    if error.args[0].code() not in _NOT_READY:
-                        raise
-                    total = 0
-                if total >= at_least:
-                    return
+            # a topic the generator has just created counts 0 until its partitions have leaders
+            if offsets.high_watermarks(consumer, [topic])[topic] >= at_least:
+                return
             time.sleep(0.5)
     finally:
         consumer.close()

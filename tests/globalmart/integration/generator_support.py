@@ -12,6 +12,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from globalmart.core import offsets
 from globalmart.core.settings import Settings
 from globalmart.generators.runner import RunOptions, RunSummary, generate
 from globalmart.stack.kafka import delete_topics
@@ -61,14 +62,12 @@ def consume_all(settings: Settings, topics: list[str], timeout_s: float = 60.0) 
         }
     )
     try:
-        metadata = consumer.list_topics(timeout=10)
         wanted: dict[tuple[str, int], int] = {}
         assignment = []
         for topic in topics:
-            for partition in metadata.topics[topic].partitions:
-                _low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=10
-                )
+            for partition, (_low, high) in (
+                offsets.partition_watermarks(consumer, topic) or {}
+            ).items():
                 if high > 0:
                     wanted[(topic, partition)] = high
                     assignment.append(TopicPartition(topic, partition, OFFSET_BEGINNING))

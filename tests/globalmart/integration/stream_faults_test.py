@@ -16,157 +16,23 @@ doubled. Alerts also went to a real local webhook, each at most once.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
-import threading
-import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from globalmart.cli import stream_cmd
-from globalmart.core.ports import free_port
 from globalmart.core.runlog import ALERT_DELIVERIES, STREAM_PROGRESS, RunLog
 from globalmart.core.settings import Settings
 from globalmart.integration import stream_dataset
+from globalmart.integration.stream_driver import Driver, Webhook, until
 from globalmart.integration.stream_harness import Harness, drop_checkpoint_file, last_batch
 from globalmart.integration.stream_oracle import Oracle
 from globalmart.stack.testing import unique_name
-from globalmart.stream import testing
-
-cli = CliRunner()
-
-
-class Webhook:
-    """A real HTTP receiver on loopback collecting the alerts POSTed to it."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length", 0))
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-class Driver:
-    def __init__(self, harness: Harness, root: Path, webhook: Webhook) -> None:
-        self.harness = harness
-        self.run_dir = root / "run"
-        self.checkpoints = root / "checkpoints"
-        self.metrics_port = free_port()
-        self.webhook = webhook
-
-    def start(self, *extra: str, names: list[str] | None = None) -> Any:
-        args = [
-            "start",
-            *(names or []),
-            "--run-dir",
-            str(self.run_dir),
-            "--pg-schema",
-            self.harness.schema,
-            "--checkpoint-root",
-            str(self.checkpoints),
-            "--metrics-port",
-            str(self.metrics_port),
-            "--alert-channel",
-            "log",
-            "--alert-channel",
-            f"webhook={self.webhook.url}",
-            "--wait",
-            "600",
-        ]
-        for source, topic in self.harness.topics.topics.items():
-            args += ["--topic", f"{source}={topic}"]
-        result = cli.invoke(stream_cmd.app, [*args, *extra])
-        assert result.exit_code == 0, result.output
-        return result
-
-    def command(self, *args: str) -> Any:
-        return cli.invoke(stream_cmd.app, [*args, "--run-dir", str(self.run_dir)])
-
-    def status(self) -> dict[str, Any]:
-        return dict(json.loads(self.command("status", "--json").output))
-
-    def pid(self) -> int | None:
-        return stream_cmd.running_pid(stream_cmd.Paths(self.harness.settings, self.run_dir))
-
-    def caught_up(self, timeout: float = 300) -> None:
-        """Every query committed all there is, and its last commit stayed the same for 4 s (so
-        the no-data batch that moves the watermark has run too)."""
-        topics = self.harness.topics.topics
-        source_of = {
-            "sales_aggregator": "transaction",
-            "anomaly_detector": "transaction",
-            "inventory_tracker": "transaction",
-            "cart_analyzer": "cart_event",
-            "product_view_analyzer": "product_view",
-        }
-        last: dict[str, Any] = {}
-        still_since = time.monotonic()
-
-        def done() -> bool:
-            nonlocal last, still_since
-            ends = testing.end_offsets(self.harness.settings, topics.values())
-            queries = self.status().get("queries", {})
-            batches = {n: q.get("last_committed_batch") for n, q in queries.items()}
-            if batches != last:
-                last, still_since = batches, time.monotonic()
-            behind = [
-                n
-                for n, q in queries.items()
-                if q.get("committed_records", 0) < ends[topics[source_of[n]]]
-            ]
-            return len(queries) == 5 and not behind and time.monotonic() - still_since >= 4
-
-        _until(done, timeout, "the queries to catch up", self.explain)
-
-    def ledger(self) -> list[dict[str, Any]]:
-        return self.harness.rows("stream_batch_ledger")
-
-    def explain(self) -> str:
-        """What a timed-out wait prints: the driver's status and the last lines of its log."""
-        status = self.command("status", "--json").output
-        log = stream_cmd.Paths(self.harness.settings, self.run_dir).log
-        try:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-        except OSError as error:
-            tail = f"(no log: {error})"
-        return f"status: {status}\nlog tail:\n{tail}"
-
-
-def _until(
-    check: Callable[[], bool],
-    timeout: float,
-    what: str,
-    explain: Callable[[], str] = lambda: "",
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{explain()}")
 
 
 @pytest.fixture(scope="module")
@@ -194,9 +60,7 @@ def test_crash_lost_commit_and_graceful_stop_end_equal_to_the_oracle(
         status = driver.status()
         assert status["running"] and all(q["active"] for q in status["queries"].values())
         assert set(status["queries"]) == set(stream_cmd.JOBS)
-        _until(
-            lambda: len([r for r in driver.ledger() if r["rows_written"]]) >= 4, 300, "4 batches"
-        )
+        until(lambda: len([r for r in driver.ledger() if r["rows_written"]]) >= 4, 300, "4 batches")
         metrics = httpx.get(f"http://127.0.0.1:{driver.metrics_port}/metrics", timeout=10).text
         assert "gm_stream_rows_dropped_by_watermark_total" in metrics
         assert re.search(
@@ -210,7 +74,7 @@ def test_crash_lost_commit_and_graceful_stop_end_equal_to_the_oracle(
         pid = driver.pid()
         assert pid is not None
         os.killpg(pid, signal.SIGKILL)
-        _until(lambda: driver.pid() is None, 60, "the killed driver to vanish")
+        until(lambda: driver.pid() is None, 60, "the killed driver to vanish")
         batches_at_crash = len(driver.ledger())
         assert driver.command("status").exit_code == 3
 
@@ -229,7 +93,7 @@ def test_crash_lost_commit_and_graceful_stop_end_equal_to_the_oracle(
         # D: the flush, live; then a graceful stop
         harness.produce(phase3)
         driver.start("--trigger", "1 second")
-        _until(
+        until(
             lambda: not any(harness.compare(oracle).values()),
             420,
             "the tables to match the oracle",

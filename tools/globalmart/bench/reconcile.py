@@ -34,6 +34,7 @@ import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from globalmart.core import offsets
 from globalmart.core.settings import Settings
 from globalmart.generators.config import KINDS, ModelConfig
 from globalmart.generators.model import EventModel
@@ -208,14 +209,13 @@ def read_topic(settings: Settings, topic: str) -> Iterator[tuple[int, int, bytes
         }
     )
     try:
-        partitions = consumer.list_topics(topic, timeout=15).topics[topic].partitions
         ends = {}
         assignment = []
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)
+        marks = offsets.partition_watermarks(consumer, topic, timeout=15)
+        for partition, (low, high) in (marks or {}).items():
             if high > low:
-                ends[p] = high
-                assignment.append(TopicPartition(topic, p, low))
+                ends[partition] = high
+                assignment.append(TopicPartition(topic, partition, low))
         if not assignment:
             return
         consumer.assign(assignment)

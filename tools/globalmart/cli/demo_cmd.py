@@ -23,12 +23,13 @@ from typing import Annotated, Optional
 
 import psycopg
 import typer
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from psycopg import sql
 from rich.live import Live
 from rich.table import Table
 
 from globalmart.cli.console import console, err_console, progress
+from globalmart.core import offsets
 from globalmart.core.settings import Settings, get_settings
 from globalmart.schemas.catalog import load_catalog
 from globalmart.stack import stack
@@ -110,16 +111,7 @@ class Demo:
 
 def end_offsets(settings: Settings, consumer: Consumer) -> dict[str, int]:
     """The sum of the high watermarks of each event topic."""
-    totals: dict[str, int] = {}
-    metadata = consumer.list_topics(timeout=10).topics
-    for topic in EVENT_TOPICS:
-        partitions = metadata[topic].partitions if topic in metadata else {}
-        total = 0
-        for p in partitions:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            total += high
-        totals[topic] = total
-    return totals
+    return offsets.high_watermarks(consumer, EVENT_TOPICS)
 
 
 def processed_offsets(settings: Settings) -> dict[str, int] | None:

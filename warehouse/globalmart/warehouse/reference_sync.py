@@ -30,6 +30,7 @@ from fastavro import parse_schema, schemaless_reader
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from globalmart.core import offsets
 from globalmart.core.settings import Settings
 from globalmart.generators.reference_topics import TOPICS, content_id
 from globalmart.generators.wire import RegistryLookupError
@@ -57,13 +58,7 @@ def watermarks(settings: Settings, topic: str) -> dict[int, tuple[int, int]] | N
         }
     )
     try:
-        found = consumer.list_topics(topic, timeout=15).topics.get(topic)
-        if found is None or found.error is not None:
-            return None
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)
-            for p in sorted(found.partitions)
-        }
+        return offsets.partition_watermarks(consumer, topic, timeout=15)
     finally:
         consumer.close()
 
