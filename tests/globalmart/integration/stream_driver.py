@@ -91,8 +91,13 @@ class Driver:
         return stream_cmd.running_pid(stream_cmd.Paths(self.harness.settings, self.run_dir))
 
     def caught_up(self, timeout: float = 300) -> None:
-        """Every query committed all there is, and its last commit stayed the same for 4 s (so
-        the no-data batch that moves the watermark has run too)."""
+        """Every query committed all there is, and then a batch without data too.
+
+        Spark 4.1 drops late rows by the watermark of the batch *before* (so that chained
+        stateful operators agree): the watermark that phase N's data set is in force for the
+        next phase only after one more batch, the no-data batch Spark runs when the watermark
+        moves. A query whose watermark did not move runs none: it counts as settled once its
+        last commit stayed the same for 20 s."""
         topics = self.harness.topics.topics
         source_of = {
             "sales_aggregator": "transaction",
@@ -102,21 +107,26 @@ class Driver:
             "product_view_analyzer": "product_view",
         }
         last: dict[str, Any] = {}
-        still_since = time.monotonic()
+        still_since: dict[str, float] = {}
+
+        def settled(name: str, query: dict[str, Any]) -> bool:
+            batch = query.get("last_committed_batch")
+            if last.get(name) != batch:
+                last[name], still_since[name] = batch, time.monotonic()
+            progress = query.get("last_progress") or {}
+            no_data = progress.get("batch_id") == batch and progress.get("input_rows") == 0
+            return no_data or time.monotonic() - still_since[name] >= 20
 
         def done() -> bool:
-            nonlocal last, still_since
             ends = testing.end_offsets(self.harness.settings, topics.values())
             queries = self.status().get("queries", {})
-            batches = {n: q.get("last_committed_batch") for n, q in queries.items()}
-            if batches != last:
-                last, still_since = batches, time.monotonic()
             behind = [
                 n
                 for n, q in queries.items()
                 if q.get("committed_records", 0) < ends[topics[source_of[n]]]
             ]
-            return len(queries) == 5 and not behind and time.monotonic() - still_since >= 4
+            waiting = [n for n, q in queries.items() if not settled(n, q)]
+            return len(queries) == 5 and not behind and not waiting
 
         until(done, timeout, "the queries to catch up", self.explain)
 
