@@ -175,7 +175,7 @@ def event_pact() -> Pact:
 # -- consumer: the stream jobs' decoder and checks ---------------------------------------------
 @pytest.fixture(scope="module")
 def registry_settings(live_stack: Callable[..., Settings]) -> Settings:
-    return live_stack("apicurio")
+    return live_stack("apicurio", "spark")
 
 
 @pytest.fixture(scope="module")

@@ -107,6 +107,9 @@ class Apicurio(Component):
     def management_port(self) -> int:
         return self.settings.schema_registry_management_port
 
+    def listening_ports(self) -> tuple[int, ...]:
+        return (self.port, self.management_port)
+
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"

@@ -87,12 +87,18 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child still answers kill(0); treat it as gone.
+    # A zombie child still answers kill(0); treat it as gone. But a thread group whose leader
+    # thread exited first also shows "Z" while its other threads (a JVM's) still run and hold
+    # its sockets: gone only once the leader is the last thread left.
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1].split()[0] != "Z"
+        with open(f"/proc/{pid}/status") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
     except OSError:
         return True
+    return not (
+        fields.get("State", "").strip().startswith("Z")
+        and fields.get("Threads", "1").strip() == "1"
+    )
 
 
 def repo_root() -> Path:
@@ -160,6 +166,10 @@ class Component(ABC):
 
     def after_start(self, progress: Progress) -> None:
         """Work once healthy (create topics, roles, ...); must be idempotent."""
+
+    def listening_ports(self) -> tuple[int, ...]:
+        """Every port the process binds (a restart needs them all free again)."""
+        return (self.port,)
 
     # -- shared mechanics --------------------------------------------------------------------
     @property
@@ -271,6 +281,13 @@ class Component(ABC):
             _signal_group(pid, signal.SIGKILL)
             time.sleep(0.5)
         self.pid_file.unlink(missing_ok=True)
+        # The kernel frees the sockets a moment after the process is gone; a start right after
+        # the stop (a restart) would find them taken.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+            port_open(self.host, port, timeout=0.2) for port in self.listening_ports()
+        ):
+            time.sleep(0.2)
 
     def reset(self, progress: Progress) -> None:
         """Delete this component's data (it must be stopped)."""

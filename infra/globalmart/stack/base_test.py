@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sys
+import time
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -111,3 +114,42 @@ def test_exit_during_start_is_explained(settings: Settings) -> None:
     with pytest.raises(StackError, match="exited during start-up") as error:
         toy.start(lambda _m: None)
     assert str(toy.log_file) in str(error.value)
+
+
+# A service whose main thread exits on SIGTERM while another thread keeps serving for a while,
+# as a JVM's threads outlive its launcher thread: the process is not gone, nor its port free.
+LINGERING = """
+import ctypes, http.server, os, platform, signal, sys, threading, time
+handler = http.server.SimpleHTTPRequestHandler
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+def linger():
+    time.sleep(2)
+    os._exit(0)
+def on_term(*_):
+    threading.Thread(target=linger).start()
+    ctypes.CDLL(None).syscall({"x86_64": 60, "aarch64": 93}[platform.machine()], 0)
+signal.signal(signal.SIGTERM, on_term)
+signal.pause()
+"""
+
+
+def test_a_process_whose_main_thread_exited_first_is_alive_until_its_last_thread(
+    settings: Settings,
+) -> None:
+    port = free_port()
+    toy = HttpServer(settings, port, argv=[sys.executable, "-c", LINGERING, str(port)])
+    toy.start(lambda _m: None)
+    pid = toy.owned_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(0.5)
+    with open(f"/proc/{pid}/status") as status:
+        assert "State:\tZ" in status.read()  # what ps shows as <defunct> ...
+    assert pid_alive(pid) and port_open("127.0.0.1", port)  # ... yet it still serves
+    toy.stop(lambda _m: None)
+    # stop waits for the last thread and the port: a restart right away binds it
+    assert not pid_alive(pid)
+    assert not port_open("127.0.0.1", port)
+    toy.start(lambda _m: None)
+    toy.stop(lambda _m: None)

@@ -374,6 +374,9 @@ class Kafka(Component):
         ]
         return argv, {}
 
+    def listening_ports(self) -> tuple[int, ...]:
+        return (self.port, self.controller_port, self.jmx_exporter_port)
+
     def healthy(self) -> bool:
         # A cheap port check first: librdkafka would otherwise retry and log for the full timeout.
         if not port_open(self.host, self.port):

@@ -29,7 +29,7 @@ from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
 from globalmart.core.runlog import ALERT_DELIVERIES, STREAM_PROGRESS, RunLog
 from globalmart.core.settings import Settings, get_settings
-from globalmart.stack.base import StatePaths
+from globalmart.stack.base import StatePaths, pid_alive
 from globalmart.stream import registry_jobs, runner
 from globalmart.stream.alerts import AlertDispatcher, parse_channels
 from globalmart.stream.metrics import StreamMetrics
@@ -312,7 +312,7 @@ class StreamService:
         """Supervise until stopped (SIGTERM) or, with trigger available-now, until all finish."""
         once = self.config.trigger == runner.AVAILABLE_NOW
         while not self.stopping.is_set():
-            if self.owner_pid is not None and not _alive(self.owner_pid):
+            if self.owner_pid is not None and not pid_alive(self.owner_pid):
                 log.info("owner process %d is gone: stopping gracefully", self.owner_pid)
                 break
             self.handle_requests()
@@ -346,16 +346,6 @@ def failure_reason(exception: BaseException | None) -> str:
     deep inside its foreachBatch error), else the exception's first line."""
     lines = str(exception or "stopped").splitlines() or ["stopped"]
     return next((line for line in lines if "NewWriterSchema:" in line), lines[0]).strip()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def graceful_stop(query: StreamingQuery, grace: float = GRACE_SECONDS) -> None:

@@ -53,7 +53,7 @@ FAULT_EVENTS = 2000  # 20 s at RATE: the fault lands mid-run
 
 @pytest.fixture(scope="module")
 def private(live_stack: Callable[..., Settings]) -> Iterator[PrivateStack]:
-    shared = live_stack("postgres-warehouse", "ferretdb")
+    shared = live_stack("postgres-warehouse", "ferretdb", "spark")
     stack = PrivateStack(shared)
     try:
         threads = [

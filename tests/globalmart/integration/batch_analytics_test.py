@@ -56,7 +56,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
+def spark(live_stack: Callable[..., Settings]) -> Iterator[SparkSession]:
+    live_stack("spark")
     # A few dozen rows per job: one shuffle partition, and no adaptive execution (it re-plans
     # every shuffle as a job of its own: several times the run time on data this small).
     session = get_spark(

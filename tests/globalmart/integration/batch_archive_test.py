@@ -25,7 +25,8 @@ DAY = date(2026, 3, 1)
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
+def spark(live_stack: Callable[..., Settings]) -> Iterator[SparkSession]:
+    live_stack("spark")
     session = get_spark("batch-archive-test")
     yield session
     session.stop()

@@ -111,7 +111,7 @@ class Driver:
 
         def settled(name: str, query: dict[str, Any]) -> bool:
             batch = query.get("last_committed_batch")
-            if last.get(name) != batch:
+            if name not in last or last[name] != batch:
                 last[name], still_since[name] = batch, time.monotonic()
             progress = query.get("last_progress") or {}
             no_data = progress.get("batch_id") == batch and progress.get("input_rows") == 0

@@ -32,7 +32,7 @@ JOB = "sales_aggregator"
 
 @pytest.fixture(scope="module")
 def harness(live_stack: Callable[..., Settings]) -> Iterator[Harness]:
-    settings = live_stack("kafka", "postgres-realtime", "apicurio", "ferretdb")
+    settings = live_stack("kafka", "postgres-realtime", "apicurio", "ferretdb", "spark")
     harness = Harness(settings, unique_name("gmevolve"), stream_dataset.build())
     harness.create()
     try:

@@ -3,9 +3,11 @@
 The dataset of stream_oracle_test runs through the real background driver (`stream start`),
 in three driver processes:
 
-A. live trigger, small batches: phase 1 while `stream status`, Prometheus metrics, stopping and
-   starting a single job are checked — then the whole process group is killed with SIGKILL;
-B. live again: the rest of phase 1 after the crash, then phase 2; a graceful `stream stop`;
+A. live trigger, small batches: the first half of phase 1 while `stream status`, Prometheus
+   metrics, stopping and starting a single job are checked — then the whole process group is
+   killed with SIGKILL;
+B. live again: the second half of phase 1 after the crash, then phase 2; a graceful
+   `stream stop`;
 C. (no driver) the last commit file of every query is deleted;
 D. live again for the flush (phase 3): the lost commit's batch is replayed, then a graceful
    `stream stop`.
@@ -37,7 +39,7 @@ from globalmart.stack.testing import unique_name
 
 @pytest.fixture(scope="module")
 def harness(live_stack: Callable[..., Settings]) -> Iterator[Harness]:
-    settings = live_stack("kafka", "postgres-realtime", "apicurio", "ferretdb")
+    settings = live_stack("kafka", "postgres-realtime", "apicurio", "ferretdb", "spark")
     harness = Harness(settings, unique_name("gmfault"), stream_dataset.build())
     harness.create()
     try:
@@ -54,8 +56,13 @@ def test_crash_lost_commit_and_graceful_stop_end_equal_to_the_oracle(
     oracle = Oracle(harness.dataset, harness.topics.topics)
     phase1, phase2, phase3 = harness.dataset.phases
     try:
-        # A: live, small batches, then SIGKILL mid-run
-        harness.produce(phase1)
+        # A: live, small batches, then SIGKILL mid-run. Only half of phase 1 goes in before the
+        # crash: Spark keeps the highest event time of the last batch in memory until the next
+        # batch writes the watermark it sets, so a crash after a query's last batch of the
+        # phase would lose the watermark phase 2's stragglers are judged by. The second half,
+        # processed after the restart, sets it again whatever the crash lost.
+        half = len(phase1) // 2
+        harness.produce(phase1[:half])
         driver.start("--trigger", "1 second", "--max-offsets-per-trigger", "25")
         status = driver.status()
         assert status["running"] and all(q["active"] for q in status["queries"].values())
@@ -75,13 +82,12 @@ def test_crash_lost_commit_and_graceful_stop_end_equal_to_the_oracle(
         assert pid is not None
         os.killpg(pid, signal.SIGKILL)
         until(lambda: driver.pid() is None, 60, "the killed driver to vanish")
-        batches_at_crash = len(driver.ledger())
         assert driver.command("status").exit_code == 3
 
         # B: live again: the rest of phase 1 after the crash, then phase 2; graceful stop
         driver.start("--trigger", "1 second")
+        harness.produce(phase1[half:])
         driver.caught_up()
-        assert len(driver.ledger()) > batches_at_crash, "the crash left nothing to do: not mid-run"
         harness.produce(phase2)
         driver.caught_up()
         assert driver.command("stop").exit_code == 0

@@ -54,7 +54,7 @@ class Run:
 def run(
     live_stack: Callable[..., Settings], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Run]:
-    settings = live_stack("kafka", "postgres-realtime", "apicurio")
+    settings = live_stack("kafka", "postgres-realtime", "apicurio", "spark")
     from globalmart.spark.session import get_spark
 
     dataset = stream_dataset.build()
