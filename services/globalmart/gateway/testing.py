@@ -22,6 +22,7 @@ import redis
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from globalmart.core.ports import free_port
 from globalmart.core.settings import Settings
 from globalmart.gateway.freshness import bump_generation_sync
 from globalmart.gateway.tables import (
@@ -148,16 +149,13 @@ def as_date(value: datetime) -> date:
 @contextmanager
 def running_gateway(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve `app` with uvicorn on a free port in a background thread; yields the base URL."""
-    import socket
     import threading
     import time
 
     import httpx
     import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
+    port = free_port(host)
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     )

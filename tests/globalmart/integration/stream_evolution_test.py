@@ -19,11 +19,9 @@ from typing import Any
 import pytest
 
 from globalmart.core.settings import Settings
-from globalmart.integration import stream_dataset
 from globalmart.integration.stream_driver import Driver, Webhook, until
-from globalmart.integration.stream_harness import Harness
+from globalmart.integration.stream_harness import Harness, driver_harness
 from globalmart.schemas.catalog import load_catalog
-from globalmart.stack.testing import unique_name
 from globalmart.stream import testing
 from globalmart.stream.decode import UNKNOWN_SCHEMA
 
@@ -32,13 +30,8 @@ JOB = "sales_aggregator"
 
 @pytest.fixture(scope="module")
 def harness(live_stack: Callable[..., Settings]) -> Iterator[Harness]:
-    settings = live_stack("kafka", "postgres-realtime", "apicurio", "ferretdb", "spark")
-    harness = Harness(settings, unique_name("gmevolve"), stream_dataset.build())
-    harness.create()
-    try:
+    with driver_harness(live_stack, "gmevolve") as harness:
         yield harness
-    finally:
-        harness.drop()
 
 
 def _transaction(n: int) -> dict[str, Any]:

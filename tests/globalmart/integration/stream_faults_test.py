@@ -30,22 +30,20 @@ import pytest
 from globalmart.cli import stream_cmd
 from globalmart.core.runlog import ALERT_DELIVERIES, STREAM_PROGRESS, RunLog
 from globalmart.core.settings import Settings
-from globalmart.integration import stream_dataset
 from globalmart.integration.stream_driver import Driver, Webhook, until
-from globalmart.integration.stream_harness import Harness, drop_checkpoint_file, last_batch
+from globalmart.integration.stream_harness import (
+    Harness,
+    driver_harness,
+    drop_checkpoint_file,
+    last_batch,
+)
 from globalmart.integration.stream_oracle import Oracle
-from globalmart.stack.testing import unique_name
 
 
 @pytest.fixture(scope="module")
 def harness(live_stack: Callable[..., Settings]) -> Iterator[Harness]:
-    settings = live_stack("kafka", "postgres-realtime", "apicurio", "ferretdb", "spark")
-    harness = Harness(settings, unique_name("gmfault"), stream_dataset.build())
-    harness.create()
-    try:
+    with driver_harness(live_stack, "gmfault") as harness:
         yield harness
-    finally:
-        harness.drop()
 
 
 def test_crash_lost_commit_and_graceful_stop_end_equal_to_the_oracle(

@@ -6,21 +6,29 @@ import io
 import math
 import struct
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import fastavro
 
 from globalmart.core.settings import Settings
+from globalmart.integration import stream_dataset
 from globalmart.integration.stream_dataset import Dataset, Message, writer_v2
 from globalmart.integration.stream_oracle import UNKNOWN_ID, Oracle
 from globalmart.schemas.catalog import load_catalog
+from globalmart.stack.testing import unique_name
 from globalmart.stream import testing
 from globalmart.stream.sinks import PROCESSING_TIME_COLUMNS, realtime_tables, sink
 
 WINDOW_AND_EVENT_TABLES = [
     t for t in realtime_tables() if t not in ("dead_letters", "stream_batch_ledger")
 ]
+
+
+#: what the background stream driver (`stream start`) needs: it records progress in FerretDB
+DRIVER_SERVICES = ("kafka", "postgres-realtime", "apicurio", "ferretdb", "spark")
 
 
 class Harness:
@@ -196,3 +204,14 @@ def drop_checkpoint_file(folder: Path, batch_id: int) -> None:
 
 def last_batch(folder: Path) -> int:
     return max(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+
+@contextmanager
+def driver_harness(live_stack: Callable[..., Settings], prefix: str) -> Iterator[Harness]:
+    """The stream dataset on private topics and a scratch schema, for the driver tests."""
+    harness = Harness(live_stack(*DRIVER_SERVICES), unique_name(prefix), stream_dataset.build())
+    harness.create()
+    try:
+        yield harness
+    finally:
+        harness.drop()
