@@ -215,10 +215,13 @@ class Component(ABC):
             progress(f"{self.name}: already running")
             self.after_start(progress)
             return
-        if self.owned_pid() is None and port_open(self.host, self.port):
+        # Every port, not just the main one: a port taken under a JVM's agent or a second
+        # listener kills the process at start instead of failing here with a reason.
+        taken = [port for port in self.listening_ports() if port_open(self.host, port)]
+        if self.owned_pid() is None and taken:
             raise StackError(
                 self.name,
-                f"port {self.port} on {self.host} is taken by another process",
+                f"port {taken[0]} on {self.host} is taken by another process",
                 "stop it, or set a free port in .env (see .env.example)",
             )
         if not self.provisioned():

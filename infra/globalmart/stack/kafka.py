@@ -325,13 +325,6 @@ class Kafka(Component):
             if not source.exists():
                 raise StackError(self.name, f"missing {source}", "run from a GlobalMart checkout")
             shutil.copyfile(source, target)
-        # The agent binds its port inside the JVM: a taken port would kill the broker at start.
-        if self.owned_pid() is None and port_open(self.host, self.jmx_exporter_port):
-            raise StackError(
-                self.name,
-                f"JMX exporter port {self.jmx_exporter_port} on {self.host} is taken",
-                "stop whatever listens there, or set KAFKA_JMX_EXPORTER_PORT in .env",
-            )
         if (self.log_dirs / "meta.properties").exists():
             return
         progress(f"{self.name}: formatting KRaft storage")
