@@ -7,6 +7,11 @@ decisions made at compile time (~3-5 us per event), so every event is still chec
 schema before it is sent. Tests keep it honest: its bytes equal fastavro's for valid data, and it
 rejects what fastavro's validator rejects.
 
+Each schema gets two functions. The fast half builds the output as a list of bytes parts joined
+once (a field is an expression, not a call), with only the checks whose failure raises; whatever
+it refuses, the careful half (every check explicit, a bytearray) takes again and either encodes
+or names the field that is wrong.
+
 Semantics (Avro binary encoding, fastavro's Python types):
 - record: a Mapping with every field, or the field's default when absent; unknown keys are
   rejected (stricter than fastavro, which silently drops them: a misspelled field is a bug).
@@ -202,6 +207,24 @@ def _fast_string(value: str) -> bytes:
     return encoded
 
 
+def _fail() -> bytes:
+    raise TypeError
+
+
+def _fast_integer(value: Any, low: int, high: int) -> bytes:
+    """An int outside 0..63 (the one-byte table); anything else raises (fast half only)."""
+    if type(value) is not int or not low <= value <= high:
+        raise TypeError
+    return _varlong(value)
+
+
+def _fast_real(value: Any, pack: Callable[[Any], bytes]) -> bytes:
+    """A float/double given as an int (bool is not a number here)."""
+    if type(value) is bool or not isinstance(value, (int, float)):
+        raise TypeError
+    return pack(value)
+
+
 def _decimal_fixed(value: Any, path: str, precision: int, scale: int, size: int) -> bytes:
     unscaled = _decimal(value, path, precision, scale)
     try:
@@ -238,6 +261,14 @@ _RUNTIME: dict[str, Any] = {
     "_check_keys": _check_keys,
     "_sequence": _sequence,
     "_MISSING": _MISSING,
+    "_LENGTHS": _LENGTHS,
+    "_B0": b"\x00",
+    "_B1": b"\x01",
+    "_join": b"".join,
+    "_fail": _fail,
+    "_fast_integer": _fast_integer,
+    "_fast_real": _fast_real,
+    "_FAST_ERRORS": FAST_PATH_ERRORS,
     "_Mapping": Mapping,
     "_pack_float": struct.Struct("<f").pack,
     "_pack_double": struct.Struct("<d").pack,
@@ -249,13 +280,10 @@ _RUNTIME: dict[str, Any] = {
 }
 
 
-class _Compiler:
-    """Writes the source of one `encode(datum)` function, then execs it."""
+class _Writer:
+    """What both halves share: named types, fresh names, constants and source lines."""
 
-    def __init__(self, fast: bool) -> None:
-        # fast: fewer checks, relying on exceptions (AttributeError, KeyError, TypeError) that the
-        # careful version then turns into a precise InvalidDatum; careful: every check explicit.
-        self.fast = fast
+    def __init__(self) -> None:
         self.lines: list[str] = []
         self.consts: dict[str, Any] = {}
         self.named: dict[str, Any] = {}
@@ -293,7 +321,16 @@ class _Compiler:
             return schema, full.rpartition(".")[0]
         return schema, namespace
 
-    # -- code generation ----------------------------------------------------------------------
+    def record_name(self, schema: dict[str, Any], ns: str) -> str:
+        name = str(schema["name"])
+        return ns + "." + name if ns and "." not in name else name
+
+
+class _Careful(_Writer):
+    """The careful half: every check explicit, so a bad datum gets a precise InvalidDatum.
+
+    It writes into a bytearray `out` (app = out.append, ext = out.extend)."""
+
     def emit(self, schema: Any, v: str, path: str, depth: int, namespace: str) -> None:
         schema, namespace = self.resolve(schema, namespace)
         if isinstance(schema, list):
@@ -307,11 +344,7 @@ class _Compiler:
         p = repr(path)
         if logical == "decimal" and kind in ("bytes", "fixed"):
             precision, scale = int(schema["precision"]), int(schema.get("scale", 0))
-            if kind == "bytes" and self.fast:  # the memo first (prices repeat); Decimal only
-                memo = self.const(_decimal_memo(precision, scale).get, "_dget")
-                self.line(depth, f"ext((type({v}) is _Decimal and {memo}({v}))")
-                self.line(depth + 2, f"or _decimal_bytes({v}, {p}, {precision}, {scale}))")
-            elif kind == "bytes":
+            if kind == "bytes":
                 self.line(depth, f"ext(_decimal_bytes({v}, {p}, {precision}, {scale}))")
             else:
                 size = int(schema["size"])
@@ -319,17 +352,6 @@ class _Compiler:
             return
         if logical in ("timestamp-micros", "timestamp-millis") and kind == "long":
             per_second = 1_000_000 if logical == "timestamp-micros" else 1000
-            if self.fast:  # ints in range only; datetimes go the careful way
-                self.line(depth, f"if type({v}) is not int:")
-                self.line(depth + 1, "raise TypeError")
-                self.line(depth, f"if _TS_LOW <= {v} < _TS_HIGH:")
-                self.line(depth + 1, f"ext(_TS_LOW_BYTES[{v} & 8191])")
-                self.line(depth + 1, f"ext(tget({v} >> 13) or _ts_high({v} >> 13))")
-                self.line(depth, f"elif _LONG_MIN <= {v} <= _LONG_MAX:")
-                self.line(depth + 1, f"ext(_varlong({v}))")
-                self.line(depth, "else:")
-                self.line(depth + 1, "raise TypeError")
-                return
             self.line(depth, f"if type({v}) is not int:")
             self.line(depth + 1, f"{v} = _timestamp({v}, {p}, {per_second})")
             self.emit_integer(v, p, depth, "_LONG_MIN", "_LONG_MAX", "long")
@@ -356,17 +378,11 @@ class _Compiler:
             self.line(depth, f"ext({pack}({v}))")
         elif kind == "string":
             b = self.var("b")
-            if not self.fast:
-                self.line(depth, f"if not isinstance({v}, str):")
-                self.line(depth + 1, f"_bad({p}, 'string', {v})")
-                self.line(depth, f"{b} = {v}.encode()")
-                self.emit_length(f"len({b})", depth)
-                self.line(depth, f"ext({b})")
-                return
-            # Fast: the memo holds short strings already length-prefixed; _fast_string raises
-            # for anything but a str (and an unhashable value raises in the lookup), which sends
-            # the datum to the careful version.
-            self.line(depth, f"ext(sget({v}) or _fast_string({v}))")
+            self.line(depth, f"if not isinstance({v}, str):")
+            self.line(depth + 1, f"_bad({p}, 'string', {v})")
+            self.line(depth, f"{b} = {v}.encode()")
+            self.emit_length(f"len({b})", depth)
+            self.line(depth, f"ext({b})")
         elif kind == "bytes":
             self.line(depth, f"if not isinstance({v}, (bytes, bytearray)):")
             self.line(depth + 1, f"_bad({p}, 'bytes', {v})")
@@ -377,10 +393,6 @@ class _Compiler:
             self.line(depth, f"if not isinstance({v}, bytes) or len({v}) != {size}:")
             self.line(depth + 1, f"_bad({p}, 'fixed({size})', {v})")
             self.line(depth, f"ext({v})")
-        elif kind == "enum" and self.fast:
-            # symbol -> its encoded index; an unknown symbol raises KeyError (careful path)
-            table = {s: _varlong(i) for i, s in enumerate(schema["symbols"])}
-            self.line(depth, f"ext({self.const(table, '_enum')}[{v}])")
         elif kind == "enum":
             symbols = self.const({s: i for i, s in enumerate(schema["symbols"])}, "_enum")
             i = self.var("i")
@@ -391,12 +403,8 @@ class _Compiler:
             self.emit_length(i, depth)
         elif kind == "array":
             item = self.var("x")
-            if self.fast:
-                self.line(depth, f"if type({v}) is not list:")
-                self.line(depth + 1, "raise TypeError")
-            else:
-                self.line(depth, f"if not _sequence({v}):")
-                self.line(depth + 1, f"_bad({p}, 'array', {v})")
+            self.line(depth, f"if not _sequence({v}):")
+            self.line(depth + 1, f"_bad({p}, 'array', {v})")
             self.line(depth, f"if {v}:")
             self.emit_length(f"len({v})", depth + 1)
             self.line(depth + 1, f"for {item} in {v}:")
@@ -404,12 +412,8 @@ class _Compiler:
             self.line(depth, "app(0)")
         elif kind == "map":
             key, item = self.var("k"), self.var("x")
-            if self.fast:
-                self.line(depth, f"if type({v}) is not dict:")
-                self.line(depth + 1, "raise TypeError")
-            else:
-                self.line(depth, f"if not isinstance({v}, _Mapping):")
-                self.line(depth + 1, f"_bad({p}, 'map', {v})")
+            self.line(depth, f"if not isinstance({v}, _Mapping):")
+            self.line(depth + 1, f"_bad({p}, 'map', {v})")
             self.line(depth, f"if {v}:")
             self.emit_length(f"len({v})", depth + 1)
             self.line(depth + 1, f"for {key}, {item} in {v}.items():")
@@ -439,33 +443,15 @@ class _Compiler:
         self.line(depth + 1, f"ext(_varlong({v}))")
 
     def emit_record(self, schema: dict[str, Any], v: str, path: str, depth: int, ns: str) -> None:
-        full = (
-            ns + "." + str(schema["name"]) if ns and "." not in schema["name"] else schema["name"]
-        )
+        full = self.record_name(schema, ns)
         self.expanding.add(full)
         fields = schema["fields"]
         names = self.const(frozenset(f["name"] for f in fields), "_names")
         p = repr(path)
-        if self.fast:
-            # exactly the schema's keys (same count, and each one is looked up below); missing
-            # fields with defaults and unknown keys are the careful version's business
-            self.line(depth, f"if type({v}) is not dict or len({v}) != {len(fields)}:")
-            self.line(depth + 1, "raise TypeError")
-        else:
-            self.line(depth, f"if not isinstance({v}, _Mapping):")
-            self.line(depth + 1, f"_bad({p}, 'record {schema['name']}', {v})")
-            self.line(depth, f"if len({v}) != {len(fields)}:")
-            self.line(depth + 1, f"_check_keys({v}, {names}, {p})")
-        if self.fast and fields:
-            # every value in one C call (KeyError for a missing field), then each field's code
-            values = [self.var("f") for _ in fields]
-            getter = self.const(itemgetter(*(f["name"] for f in fields)), "_get")
-            self.line(depth, f"{', '.join(values)} = {getter}({v})")  # 1 field: not a tuple
-            for field, f in zip(fields, values):
-                sub = f"{path}.{field['name']}" if path else field["name"]
-                self.emit(field["type"], f, sub, depth, ns)
-            self.expanding.discard(full)
-            return
+        self.line(depth, f"if not isinstance({v}, _Mapping):")
+        self.line(depth + 1, f"_bad({p}, 'record {schema['name']}', {v})")
+        self.line(depth, f"if len({v}) != {len(fields)}:")
+        self.line(depth + 1, f"_check_keys({v}, {names}, {p})")
         for field in fields:
             name = field["name"]
             f = self.var("f")
@@ -507,7 +493,214 @@ class _Compiler:
         self.line(depth + 1, f"_bad({repr(path)}, 'one of the union branches', {v})")
 
 
-def _python_default(default: Any, schema: Any, compiler: _Compiler) -> Any:
+class _NotOnePart(Exception):
+    """A union branch that needs statements of its own (see _Fast.one_part)."""
+
+
+class _Fast(_Writer):
+    """The fast half: the encoding as a list of bytes parts joined once at the end.
+
+    Consecutive parts at one depth become one list display or one `parts += (...)` (no call per
+    field); blocks (arrays, maps, unions that need statements) add theirs inside. Checks are few
+    and only raise (AttributeError, KeyError, TypeError, ...): the careful half then re-runs on
+    the datum to say what is wrong, or to take the rare valid value the fast half does not (a
+    bytearray, a datetime, a missing field with a default)."""
+
+    BASE = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[str] = []  # parts not yet written, in order ...
+        self.pending_depth = self.BASE  # ... all at this depth
+        self.started = False  # `parts` exists
+        self.capturing = False
+
+    def line(self, depth: int, text: str, pure: bool = False) -> None:
+        """A source line; what is pending is written first unless the line is `pure` (a check
+        or an assignment: it may run before those parts' expressions) at the same depth."""
+        if self.capturing:
+            raise _NotOnePart
+        if (not pure and not self.started) or (
+            self.pending and (not pure or depth != self.pending_depth)
+        ):
+            self.flush()
+        super().line(depth, text)
+
+    def part(self, depth: int, expr: str) -> None:
+        if self.capturing:
+            self.pending.append(expr)
+            return
+        if self.pending and depth != self.pending_depth:
+            self.flush()
+        self.pending_depth = depth
+        self.pending.append(expr)
+
+    def flush(self) -> None:
+        items, depth, self.pending = self.pending, self.pending_depth, []
+        if not self.started:  # the first parts are always at the base depth
+            super().line(depth, f"parts = [_header{''.join(f', {e}' for e in items)}]")
+            self.started = True
+        elif len(items) == 1:
+            super().line(depth, f"parts.append({items[0]})")
+        elif items:
+            super().line(depth, f"parts += ({', '.join(items)})")
+
+    def finish(self) -> None:
+        if self.started:
+            self.flush()
+            super().line(self.BASE, "return _join(parts)")
+        else:  # straight-line: one join of one tuple
+            parts = "".join(f", {e}" for e in self.pending)
+            super().line(self.BASE, f"return _join((_header{parts}))")
+
+    def one_part(self, schema: Any, v: str, path: str, depth: int, ns: str) -> str | None:
+        """The encoding of v as one expression with no statements, or None when it needs some."""
+        saved = (self.lines, self.pending, self.capturing, set(self.expanding))
+        self.lines, self.pending, self.capturing = [], [], True
+        try:
+            self.emit(schema, v, path, depth, ns)
+            found = self.pending[0] if len(self.pending) == 1 else None
+        except _NotOnePart:
+            found = None
+        self.lines, self.pending, self.capturing, self.expanding = saved
+        return found
+
+    def check(self, depth: int, condition: str) -> None:
+        self.line(depth, f"if {condition}:", pure=True)
+        super().line(depth + 1, "raise TypeError")
+
+    def length(self, expr: str) -> str:
+        return f"(_LENGTHS[{expr}] if {expr} < 64 else _varlong({expr}))"
+
+    def emit(self, schema: Any, v: str, path: str, depth: int, namespace: str) -> None:
+        schema, namespace = self.resolve(schema, namespace)
+        if isinstance(schema, list):
+            self.emit_union(schema, v, path, depth, namespace)
+            return
+        kind = schema if isinstance(schema, str) else schema.get("type")
+        if isinstance(kind, (dict, list)):  # {"type": {"type": ...}} nesting
+            self.emit(kind, v, path, depth, namespace)
+            return
+        logical = schema.get("logicalType") if isinstance(schema, dict) else None
+        p = repr(path)
+        if logical == "decimal" and kind in ("bytes", "fixed"):
+            precision, scale = int(schema["precision"]), int(schema.get("scale", 0))
+            if kind == "bytes":  # the memo first (prices repeat); Decimal only
+                memo = self.const(_decimal_memo(precision, scale).get, "_dget")
+                self.part(
+                    depth,
+                    f"((type({v}) is _Decimal and {memo}({v}))"
+                    f" or _decimal_bytes({v}, {p}, {precision}, {scale}))",
+                )
+            else:
+                size = int(schema["size"])
+                self.part(depth, f"_decimal_fixed({v}, {p}, {precision}, {scale}, {size})")
+            return
+        if logical in ("timestamp-micros", "timestamp-millis") and kind == "long":
+            # ints in the table's range only; datetimes and the rest go the careful way
+            self.check(depth, f"type({v}) is not int or not _TS_LOW <= {v} < _TS_HIGH")
+            self.part(depth, f"_TS_LOW_BYTES[{v} & 8191]")
+            self.part(depth, f"(tget({v} >> 13) or _ts_high({v} >> 13))")
+            return
+        if kind == "null":
+            self.check(depth, f"{v} is not None")
+        elif kind == "boolean":
+            self.part(depth, f"(_B1 if {v} is True else _B0 if {v} is False else _fail())")
+        elif kind in ("int", "long"):
+            low, high = ("_INT_MIN", "_INT_MAX") if kind == "int" else ("_LONG_MIN", "_LONG_MAX")
+            self.part(
+                depth,
+                f"(_LENGTHS[{v}] if type({v}) is int and 0 <= {v} < 64"
+                f" else _fast_integer({v}, {low}, {high}))",
+            )
+        elif kind in ("float", "double"):
+            pack = "_pack_float" if kind == "float" else "_pack_double"
+            self.part(depth, f"({pack}({v}) if type({v}) is float else _fast_real({v}, {pack}))")
+        elif kind == "string":
+            # the memo holds short strings already length-prefixed; _fast_string raises for
+            # anything but a str (and an unhashable value raises in the lookup)
+            self.part(depth, f"(sget({v}) or _fast_string({v}))")
+        elif kind == "bytes":
+            self.check(depth, f"type({v}) is not bytes")
+            self.part(depth, self.length(f"len({v})"))
+            self.part(depth, v)
+        elif kind == "fixed":
+            self.check(depth, f"type({v}) is not bytes or len({v}) != {int(schema['size'])}")
+            self.part(depth, v)
+        elif kind == "enum":
+            # symbol -> its encoded index; an unknown symbol raises KeyError
+            table = {s: _varlong(i) for i, s in enumerate(schema["symbols"])}
+            self.part(depth, f"{self.const(table, '_enum')}[{v}]")
+        elif kind == "array":
+            item = self.var("x")
+            self.check(depth, f"type({v}) is not list")
+            self.line(depth, f"if {v}:")
+            self.part(depth + 1, self.length(f"len({v})"))
+            self.line(depth + 1, f"for {item} in {v}:")
+            self.emit(schema["items"], item, f"{path}[]", depth + 2, namespace)
+            self.part(depth, "_B0")
+        elif kind == "map":
+            key, item = self.var("k"), self.var("x")
+            self.check(depth, f"type({v}) is not dict")
+            self.line(depth, f"if {v}:")
+            self.part(depth + 1, self.length(f"len({v})"))
+            self.line(depth + 1, f"for {key}, {item} in {v}.items():")
+            self.emit("string", key, f"{path}{{}}", depth + 2, namespace)
+            self.emit(schema["values"], item, f"{path}{{}}", depth + 2, namespace)
+            self.part(depth, "_B0")
+        elif kind in ("record", "error"):
+            self.emit_record(schema, v, path, depth, namespace)
+        else:
+            raise ValueError(f"unsupported Avro type {kind!r} at {path or '<root>'}")
+
+    def emit_record(self, schema: dict[str, Any], v: str, path: str, depth: int, ns: str) -> None:
+        full = self.record_name(schema, ns)
+        self.expanding.add(full)
+        fields = schema["fields"]
+        # exactly the schema's keys (same count, and each one is read below); missing fields
+        # with defaults and unknown keys are the careful half's business
+        self.check(depth, f"type({v}) is not dict or len({v}) != {len(fields)}")
+        if fields:
+            # every value in one C call (KeyError for a missing field), then each field's parts
+            values = [self.var("f") for _ in fields]
+            getter = self.const(itemgetter(*(f["name"] for f in fields)), "_get")
+            self.line(depth, f"{', '.join(values)} = {getter}({v})", pure=True)  # 1: no tuple
+            for field, f in zip(fields, values):
+                sub = f"{path}.{field['name']}" if path else field["name"]
+                self.emit(field["type"], f, sub, depth, ns)
+        self.expanding.discard(full)
+
+    def emit_union(self, branches: list[Any], v: str, path: str, depth: int, ns: str) -> None:
+        others = [b for b in branches if b != "null"]
+        if "null" in branches and len(others) == 1:
+            null_index = branches.index("null")
+            null = self.const(_LENGTHS[null_index], "_u")
+            other = self.const(_LENGTHS[1 - null_index], "_u")
+            inner = self.one_part(others[0], v, path, depth, ns)
+            if inner is not None:
+                self.part(depth, f"({null} if {v} is None else {other} + {inner})")
+                return
+            self.line(depth, f"if {v} is None:")
+            self.part(depth + 1, null)
+            self.line(depth, "else:")
+            self.part(depth + 1, other)
+            self.emit(others[0], v, path, depth + 1, ns)
+            return
+        # General unions: try each branch in order; the first that accepts the value wins.
+        mark = self.var("mark")
+        self.line(depth, f"{mark} = len(parts)")
+        self.line(depth, "while True:")
+        for index, branch in enumerate(branches):
+            self.line(depth + 1, "try:")
+            self.part(depth + 2, self.const(_LENGTHS[index], "_u"))
+            self.emit(branch, v, path, depth + 2, ns)
+            self.line(depth + 2, "break")
+            self.line(depth + 1, "except _FAST_ERRORS:")
+            self.line(depth + 2, f"del parts[{mark}:]")
+        self.line(depth + 1, "raise TypeError")
+
+
+def _python_default(default: Any, schema: Any, compiler: _Writer) -> Any:
     """A field default in JSON form turned into the Python datum the encoder expects."""
     resolved, _ = compiler.resolve(schema, "")
     if isinstance(resolved, list):
@@ -523,14 +716,20 @@ def _python_default(default: Any, schema: Any, compiler: _Compiler) -> Any:
 
 
 def _build(schema: Any, header: bytes, fast: bool) -> Encoder:
-    compiler = _Compiler(fast)
-    compiler.line(1, f"out = bytearray({compiler.const(bytes(header), '_header')})")
-    compiler.line(1, "app = out.append")
-    compiler.line(1, "ext = out.extend")
-    compiler.line(1, "sget = _STRINGS.get")
-    compiler.line(1, "tget = _TIMES.get")
+    compiler: _Fast | _Careful = _Fast() if fast else _Careful()
+    compiler.consts["_header"] = bytes(header)
+    if isinstance(compiler, _Fast):
+        compiler.line(1, "sget = _STRINGS.get", pure=True)
+        compiler.line(1, "tget = _TIMES.get", pure=True)
+    else:
+        compiler.line(1, "out = bytearray(_header)")
+        compiler.line(1, "app = out.append")
+        compiler.line(1, "ext = out.extend")
     compiler.emit(schema, "datum", "", 1, "")
-    compiler.line(1, "return bytes(out)")
+    if isinstance(compiler, _Fast):
+        compiler.finish()
+    else:
+        compiler.line(1, "return bytes(out)")
     source = "def encode(datum):\n" + "\n".join(compiler.lines) + "\n"
     namespace: dict[str, Any] = dict(_RUNTIME)
     namespace.update(compiler.consts)

@@ -42,6 +42,44 @@ def test_generated_events_encode_exactly_like_fastavro() -> None:
     assert seen == {0, 1, 2}
 
 
+def test_the_fast_half_alone_takes_every_generated_event() -> None:
+    # The generator calls the fast half first: if it refused the model's events (and the careful
+    # half took them), the bytes would still be right but every event would be encoded twice.
+    schemas = [CATALOG.entry(kind).latest.data for kind in KINDS]
+    fast = [getattr(compile_encoder(schema, confluent_header(7)), "fast") for schema in schemas]
+    for kind, _key, event in _events(3000, late_share=0.2):
+        assert fast[kind](event)[5:] == _fastavro(schemas[kind], event)
+
+
+def test_the_fast_half_refuses_what_it_does_not_take_and_the_careful_half_decides() -> None:
+    # Values the fast half leaves to the careful half: valid ones (a datetime, a bytearray, a
+    # missing field that has a default) still encode right; invalid ones fail with the field.
+    schema = {
+        "type": "record",
+        "name": "r",
+        "fields": [
+            {"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+            {"name": "raw", "type": "bytes"},
+            {"name": "note", "type": ["null", "string"], "default": None},
+            {"name": "n", "type": ["null", "long"]},
+        ],
+    }
+    encode = compile_encoder(schema)
+    fast = getattr(encode, "fast")
+    valid = [
+        {"at": datetime(2026, 1, 2, tzinfo=UTC), "raw": b"x", "note": "a", "n": 5},
+        {"at": 1_790_000_000_000_000, "raw": bytearray(b"yz"), "note": None, "n": None},
+        {"at": 1_790_000_000_000_000, "raw": b"", "n": -(2**40)},
+    ]
+    for datum in valid:
+        assert encode(datum) == _fastavro(schema, datum), datum
+    with pytest.raises((TypeError, KeyError)):
+        fast(valid[0])
+    with pytest.raises(InvalidDatum) as caught:
+        encode({"at": 1_790_000_000_000_000, "raw": b"", "note": None, "n": True})
+    assert caught.value.path == "n"
+
+
 def test_reference_records_and_dead_letters_encode_like_fastavro() -> None:
     ref = Reference(7)
     records = {
