@@ -321,17 +321,9 @@ class _Writer:
             return schema, full.rpartition(".")[0]
         return schema, namespace
 
-    def record_name(self, schema: dict[str, Any], ns: str) -> str:
-        name = str(schema["name"])
-        return ns + "." + name if ns and "." not in name else name
-
-
-class _Careful(_Writer):
-    """The careful half: every check explicit, so a bad datum gets a precise InvalidDatum.
-
-    It writes into a bytearray `out` (app = out.append, ext = out.extend)."""
-
+    # -- the dispatch both halves share; they write unions, records and the other types --------
     def emit(self, schema: Any, v: str, path: str, depth: int, namespace: str) -> None:
+        """The source lines that encode the variable `v` holding a datum of `schema`."""
         schema, namespace = self.resolve(schema, namespace)
         if isinstance(schema, list):
             self.emit_union(schema, v, path, depth, namespace)
@@ -340,7 +332,50 @@ class _Careful(_Writer):
         if isinstance(kind, (dict, list)):  # {"type": {"type": ...}} nesting
             self.emit(kind, v, path, depth, namespace)
             return
+        if kind in ("record", "error"):
+            name = str(schema["name"])
+            full = namespace + "." + name if namespace and "." not in name else name
+            self.expanding.add(full)
+            self.emit_record(schema, v, path, depth, namespace)
+            self.expanding.discard(full)
+            return
         logical = schema.get("logicalType") if isinstance(schema, dict) else None
+        self.emit_value(schema, kind, logical, v, path, depth, namespace)
+
+    def emit_union(self, branches: list[Any], v: str, path: str, depth: int, ns: str) -> None:
+        raise NotImplementedError
+
+    def emit_record(self, schema: dict[str, Any], v: str, path: str, depth: int, ns: str) -> None:
+        raise NotImplementedError
+
+    def emit_value(
+        self,
+        schema: Any,
+        kind: str,
+        logical: str | None,
+        v: str,
+        path: str,
+        depth: int,
+        namespace: str,
+    ) -> None:
+        raise NotImplementedError
+
+
+class _Careful(_Writer):
+    """The careful half: every check explicit, so a bad datum gets a precise InvalidDatum.
+
+    It writes into a bytearray `out` (app = out.append, ext = out.extend)."""
+
+    def emit_value(
+        self,
+        schema: Any,
+        kind: str,
+        logical: str | None,
+        v: str,
+        path: str,
+        depth: int,
+        namespace: str,
+    ) -> None:
         p = repr(path)
         if logical == "decimal" and kind in ("bytes", "fixed"):
             precision, scale = int(schema["precision"]), int(schema.get("scale", 0))
@@ -420,8 +455,6 @@ class _Careful(_Writer):
             self.emit("string", key, f"{path}{{}}", depth + 2, namespace)
             self.emit(schema["values"], item, f"{path}{{}}", depth + 2, namespace)
             self.line(depth, "app(0)")
-        elif kind in ("record", "error"):
-            self.emit_record(schema, v, path, depth, namespace)
         else:
             raise ValueError(f"unsupported Avro type {kind!r} at {path or '<root>'}")
 
@@ -443,8 +476,6 @@ class _Careful(_Writer):
         self.line(depth + 1, f"ext(_varlong({v}))")
 
     def emit_record(self, schema: dict[str, Any], v: str, path: str, depth: int, ns: str) -> None:
-        full = self.record_name(schema, ns)
-        self.expanding.add(full)
         fields = schema["fields"]
         names = self.const(frozenset(f["name"] for f in fields), "_names")
         p = repr(path)
@@ -464,7 +495,6 @@ class _Careful(_Writer):
                 self.line(depth, f"if {f} is _MISSING:")
                 self.line(depth + 1, f"raise _InvalidDatum({sub!r}, 'missing (no default)')")
             self.emit(field["type"], f, sub, depth, ns)
-        self.expanding.discard(full)
 
     def emit_union(self, branches: list[Any], v: str, path: str, depth: int, ns: str) -> None:
         others = [b for b in branches if b != "null"]
@@ -572,16 +602,16 @@ class _Fast(_Writer):
     def length(self, expr: str) -> str:
         return f"(_LENGTHS[{expr}] if {expr} < 64 else _varlong({expr}))"
 
-    def emit(self, schema: Any, v: str, path: str, depth: int, namespace: str) -> None:
-        schema, namespace = self.resolve(schema, namespace)
-        if isinstance(schema, list):
-            self.emit_union(schema, v, path, depth, namespace)
-            return
-        kind = schema if isinstance(schema, str) else schema.get("type")
-        if isinstance(kind, (dict, list)):  # {"type": {"type": ...}} nesting
-            self.emit(kind, v, path, depth, namespace)
-            return
-        logical = schema.get("logicalType") if isinstance(schema, dict) else None
+    def emit_value(
+        self,
+        schema: Any,
+        kind: str,
+        logical: str | None,
+        v: str,
+        path: str,
+        depth: int,
+        namespace: str,
+    ) -> None:
         p = repr(path)
         if logical == "decimal" and kind in ("bytes", "fixed"):
             precision, scale = int(schema["precision"]), int(schema.get("scale", 0))
@@ -648,14 +678,10 @@ class _Fast(_Writer):
             self.emit("string", key, f"{path}{{}}", depth + 2, namespace)
             self.emit(schema["values"], item, f"{path}{{}}", depth + 2, namespace)
             self.part(depth, "_B0")
-        elif kind in ("record", "error"):
-            self.emit_record(schema, v, path, depth, namespace)
         else:
             raise ValueError(f"unsupported Avro type {kind!r} at {path or '<root>'}")
 
     def emit_record(self, schema: dict[str, Any], v: str, path: str, depth: int, ns: str) -> None:
-        full = self.record_name(schema, ns)
-        self.expanding.add(full)
         fields = schema["fields"]
         # exactly the schema's keys (same count, and each one is read below); missing fields
         # with defaults and unknown keys are the careful half's business
@@ -668,7 +694,6 @@ class _Fast(_Writer):
             for field, f in zip(fields, values):
                 sub = f"{path}.{field['name']}" if path else field["name"]
                 self.emit(field["type"], f, sub, depth, ns)
-        self.expanding.discard(full)
 
     def emit_union(self, branches: list[Any], v: str, path: str, depth: int, ns: str) -> None:
         others = [b for b in branches if b != "null"]
